@@ -1,0 +1,130 @@
+"""Database schema as an ordered list of migrations. Never edit a shipped migration: append a new one."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the foundation
+    """
+    CREATE TABLE imports (
+        import_id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,            -- file path, folder or hub name as given
+        schema TEXT NOT NULL,
+        rows_read INTEGER NOT NULL,
+        rows_imported INTEGER NOT NULL,  -- valid rows, duplicates included
+        new_samples INTEGER NOT NULL,
+        duplicates INTEGER NOT NULL,     -- valid rows that collapsed into an existing sample
+        skipped INTEGER NOT NULL,
+        problems TEXT NOT NULL,          -- JSON: {"counts": {kind: n}, "first": [{line, kind, message}]}
+        created REAL NOT NULL
+    );
+    -- rowid is the sample's dense row index into array files (row = rowid - 1); samples are never deleted
+    CREATE TABLE samples (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,         -- content hash (curation.records.content_id)
+        record TEXT NOT NULL,            -- JSON (curation.records.record_to_json)
+        prompt TEXT NOT NULL,            -- last user turn, for search and display
+        response TEXT NOT NULL,          -- last assistant turn
+        n_turns INTEGER NOT NULL,
+        prompt_chars INTEGER NOT NULL,
+        response_chars INTEGER NOT NULL,
+        source TEXT NOT NULL,            -- first occurrence: file (or hub name)
+        line INTEGER NOT NULL,           -- first occurrence: line (JSONL) or row (others), 1-based
+        import_id INTEGER NOT NULL REFERENCES imports(import_id),
+        dup_count INTEGER NOT NULL DEFAULT 1,  -- occurrences of this exact content across imports
+        created REAL NOT NULL
+    );
+    CREATE INDEX samples_source ON samples(source);
+    -- every occurrence, so re-importing a file adds nothing and duplicates can be traced to their lines
+    CREATE TABLE occurrences (
+        sample_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        import_id INTEGER NOT NULL,
+        PRIMARY KEY (source, line)
+    ) WITHOUT ROWID;
+    CREATE INDEX occurrences_sample ON occurrences(sample_id);
+
+    -- decisions: an append-only event log; sample_state is its fold, kept in the same transaction
+    CREATE TABLE decisions (
+        event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sample_id TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('approve','reject','pin','unpin','clear','undo')),
+        origin TEXT NOT NULL,            -- 'human', 'dedup', 'method:<name>', ...
+        reason TEXT NOT NULL DEFAULT '',
+        undoes INTEGER REFERENCES decisions(event_id),  -- for action = 'undo'
+        batch TEXT,                      -- events written together (a bulk action) share a batch id
+        actor TEXT NOT NULL DEFAULT '',
+        time REAL NOT NULL
+    );
+    CREATE INDEX decisions_sample ON decisions(sample_id, event_id);
+    CREATE INDEX decisions_undoes ON decisions(undoes);
+    CREATE TABLE sample_state (
+        sample_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,            -- 'pending' | 'approved' | 'rejected'
+        pinned INTEGER NOT NULL,
+        last_event INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        origin TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE runs (
+        run_id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        method TEXT NOT NULL,
+        config TEXT NOT NULL,            -- JSON of the method's frozen dataclass config
+        budget TEXT NOT NULL,            -- JSON {"kind": "samples"|"percent"|"tokens", "value": ...}
+        seed INTEGER NOT NULL,
+        models TEXT NOT NULL,            -- JSON {"scorer": ..., "embedder": ...}
+        pool_hash TEXT NOT NULL,
+        status TEXT NOT NULL,            -- 'created' | 'running' | 'done' | 'failed' | 'cancelled'
+        error TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL,
+        finished REAL
+    );
+    CREATE TABLE iterations (
+        run_id INTEGER NOT NULL REFERENCES runs(run_id),
+        iteration INTEGER NOT NULL,
+        selected TEXT NOT NULL,          -- JSON list of sample ids in pick order
+        metrics TEXT NOT NULL,           -- JSON: vendi, mean response length, training loss, ...
+        checkpoint TEXT NOT NULL DEFAULT '',
+        scores_path TEXT NOT NULL DEFAULT '',  -- parquet of every sample's score components
+        created REAL NOT NULL,
+        PRIMARY KEY (run_id, iteration)
+    );
+
+    CREATE TABLE jobs (
+        job_id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        params TEXT NOT NULL,            -- JSON
+        status TEXT NOT NULL,            -- 'queued' | 'running' | 'done' | 'failed' | 'cancelled'
+        done INTEGER NOT NULL DEFAULT 0,
+        total INTEGER NOT NULL DEFAULT 0,
+        message TEXT NOT NULL DEFAULT '',
+        result TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT '',
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        worker_pid INTEGER,
+        heartbeat REAL,
+        created REAL NOT NULL,
+        started REAL,
+        finished REAL
+    );
+
+    -- per-sample model scores keyed by model checkpoint (curation.model.scoring)
+    CREATE TABLE sample_scores (
+        model_key TEXT NOT NULL,
+        sample_id TEXT NOT NULL,
+        status TEXT NOT NULL,            -- 'ok' or why it is unscorable ('truncated', 'empty_response')
+        nll REAL, n_tokens INTEGER,      -- response-only mean NLL given the instruction
+        nll_direct REAL, n_tokens_direct INTEGER,  -- response alone (for IFD)
+        ifd REAL,
+        mean_max_logit REAL, margin REAL, entropy REAL,
+        created REAL NOT NULL,
+        PRIMARY KEY (model_key, sample_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Set up (first run only) and run the whole test suite, browser tests included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh dev
+if ! command -v chromium >/dev/null 2>&1; then
+  # Browser tests drive Debian's chromium (never a browser downloaded by playwright).
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is not installed: browser tests will be skipped (apt-get install chromium)" >&2
+  fi
+fi
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+exec .venv/bin/python -m pytest "$@"
