@@ -105,7 +105,7 @@ def import_source(
                 problem(loaders.Problem(item.source, item.line, exc.kind, str(exc)))
                 continue
             valid += 1
-            batch.append(_stage_row(record, item.source, item.line))
+            batch.append(_stage_row(record, item.source, item.line, rows_read))
             if len(batch) >= 2000:
                 _flush(stage, batch)
         _flush(stage, batch)
@@ -155,24 +155,24 @@ def _open_stage(path: Path) -> sqlite3.Connection:
     conn.execute(
         "CREATE TABLE staged (id TEXT NOT NULL, record TEXT NOT NULL, prompt TEXT NOT NULL, response TEXT NOT NULL,"
         " n_turns INTEGER NOT NULL, prompt_chars INTEGER NOT NULL, response_chars INTEGER NOT NULL,"
-        " source TEXT NOT NULL, line INTEGER NOT NULL)")
+        " source TEXT NOT NULL, line INTEGER NOT NULL, pos INTEGER NOT NULL)")
     return conn
 
 
-def _stage_row(record: Record, source: str, line: int) -> tuple:
+def _stage_row(record: Record, source: str, line: int, pos: int) -> tuple:
     return (record.id, json.dumps(record_to_json(record), ensure_ascii=False), record.prompt, record.response,
-            record.n_turns, len(record.prompt), len(record.response), source, line)
+            record.n_turns, len(record.prompt), len(record.response), source, line, pos)
 
 
 def _flush(stage: sqlite3.Connection, batch: list[tuple]) -> None:
     if batch:
-        stage.executemany("INSERT INTO staged VALUES (?,?,?,?,?,?,?,?,?)", batch)
+        stage.executemany("INSERT INTO staged VALUES (?,?,?,?,?,?,?,?,?,?)", batch)
         batch.clear()
 
 
 def _merge(ws, stage_path, stage, source, schema, rows_read, valid, counts, kept) -> ImportReport:
     distinct = stage.execute("SELECT COUNT(DISTINCT id) FROM staged").fetchone()[0]
-    stage.execute("CREATE INDEX staged_id ON staged(id, line)")
+    stage.execute("CREATE INDEX staged_id ON staged(id, pos)")
     stage.commit()
     conn = ws.connect()
     conn.execute("ATTACH DATABASE ? AS stage", (str(stage_path),))
@@ -192,13 +192,13 @@ def _merge(ws, stage_path, stage, source, schema, rows_read, valid, counts, kept
                 "INSERT INTO samples(id, record, prompt, response, n_turns, prompt_chars, response_chars, source, line,"
                 " import_id, dup_count, created) SELECT s.id, s.record, s.prompt, s.response, s.n_turns,"
                 " s.prompt_chars, s.response_chars, s.source, s.line, ?, 0, ? FROM stage.staged s"
-                " WHERE s.line = (SELECT MIN(t.line) FROM stage.staged t WHERE t.id = s.id)"
-                " AND s.id NOT IN (SELECT id FROM main.samples) ORDER BY s.line", (import_id, now))
+                " WHERE s.pos = (SELECT MIN(t.pos) FROM stage.staged t WHERE t.id = s.id)"
+                " AND s.id NOT IN (SELECT id FROM main.samples) ORDER BY s.pos", (import_id, now))
             new = tx.execute("SELECT COUNT(*) FROM samples").fetchone()[0] - before
-            tx.execute("INSERT OR IGNORE INTO occurrences(sample_id, source, line, import_id)"
-                       " SELECT id, source, line, ? FROM stage.staged", (import_id,))
-            tx.execute("UPDATE samples SET dup_count = (SELECT COUNT(*) FROM occurrences o WHERE o.sample_id = samples.id)"
-                       " WHERE id IN (SELECT id FROM stage.staged)")
+            tx.execute("INSERT OR IGNORE INTO occurrences(sample_id, source, pos, line, import_id)"
+                       " SELECT id, source, pos, line, ? FROM stage.staged", (import_id,))
+            tx.execute("UPDATE samples SET dup_count = (SELECT COUNT(*) FROM occurrences o"
+                       " WHERE o.sample_id = samples.id) WHERE id IN (SELECT id FROM stage.staged)")
             tx.execute("UPDATE imports SET new_samples = ?, duplicates = ? WHERE import_id = ?",
                        (new, valid - new, import_id))
     finally:

@@ -38,9 +38,10 @@ MIGRATIONS: list[str] = [
     CREATE TABLE occurrences (
         sample_id TEXT NOT NULL,
         source TEXT NOT NULL,
-        line INTEGER NOT NULL,
+        pos INTEGER NOT NULL,            -- ordinal of the row in its source (lines of a JSON array can repeat)
+        line INTEGER NOT NULL,           -- where to look: file line, or row number
         import_id INTEGER NOT NULL,
-        PRIMARY KEY (source, line)
+        PRIMARY KEY (source, pos)
     ) WITHOUT ROWID;
     CREATE INDEX occurrences_sample ON occurrences(sample_id);
 
@@ -110,17 +111,19 @@ MIGRATIONS: list[str] = [
         finished REAL
     );
 
-    -- per-sample model scores keyed by model checkpoint (curation.model.scoring)
+    -- per-sample model scores keyed by the weights and the scoring setup (curation.model.store)
     CREATE TABLE sample_scores (
-        model_key TEXT NOT NULL,
+        model_key TEXT NOT NULL,         -- the weights: base model + checkpoint name + weights hash
+        setup TEXT NOT NULL,             -- hash of what else changes a score: template, max length, version
         sample_id TEXT NOT NULL,
         status TEXT NOT NULL,            -- 'ok' or why it is unscorable ('truncated', 'empty_response')
-        nll REAL, n_tokens INTEGER,      -- response-only mean NLL given the instruction
-        nll_direct REAL, n_tokens_direct INTEGER,  -- response alone (for IFD)
-        ifd REAL,
+        truncated INTEGER NOT NULL DEFAULT 0,  -- 1 when the response's tail was cut (scored on the rest)
+        nll REAL, n_tokens INTEGER, ppl REAL,  -- response-only mean NLL given the instruction
+        nll_direct REAL, n_tokens_direct INTEGER, ppl_direct REAL,  -- the response alone (for IFD)
+        ifd REAL,                        -- ppl / ppl_direct
         mean_max_logit REAL, margin REAL, entropy REAL,
         created REAL NOT NULL,
-        PRIMARY KEY (model_key, sample_id)
+        PRIMARY KEY (model_key, setup, sample_id)
     ) WITHOUT ROWID;
 
     CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
