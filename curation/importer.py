@@ -72,6 +72,9 @@ def import_source(
 ) -> ImportReport:
     """Import `source` into `ws`. `schema=None` detects it; `strict` stops at the first problem."""
     started = time.time()
+    local = Path(source).expanduser()
+    if local.exists():  # one name per file, whatever the working folder: re-imports stay idempotent
+        source = local.resolve()
     source_str = str(source)
     if schema is not None and schema not in schemas.SCHEMAS:
         raise InputError(f"unknown schema {schema!r}; known: {', '.join(schemas.SCHEMAS)}", source=source_str)
