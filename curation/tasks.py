@@ -33,3 +33,51 @@ def run_sleep(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[st
         time.sleep(seconds)
         ctx.progress(i + 1, steps, f"step {i + 1}")
     return {"steps": steps}
+
+
+def run_embed(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Embed the pool with a sentence encoder (cached: only new texts cost anything)."""
+    from curation.embed import EmbedConfig, embed_pool
+
+    config = EmbedConfig(**{k: v for k, v in params.get("config", {}).items() if k in EmbedConfig.__dataclass_fields__})
+    X = embed_pool(ws, config, field=params.get("field", "text"), progress=ctx.progress,
+                   should_stop=ctx.should_stop)
+    return {"rows": int(X.shape[0]), "dim": int(X.shape[1]), "model": config.model}
+
+
+def run_select(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Run (or resume) a selection run created with `curation.methods.runner.start_run`."""
+    from curation.methods.runner import run_selection
+
+    run = run_selection(ws, int(params["run_id"]), progress=ctx.progress, should_stop=ctx.should_stop)
+    return {"run_id": run.run_id, "status": run.status}
+
+
+def run_umap(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """The pool's 2-D map (curation.maps): embeds what is missing, lays it out, caches both."""
+    from curation.embed import EmbedConfig
+    from curation.maps import MapConfig, pool_map
+
+    config = MapConfig(**{k: v for k, v in params.get("map", {}).items() if k in MapConfig.__dataclass_fields__})
+    embed = EmbedConfig(**{k: v for k, v in params.get("config", {}).items() if k in EmbedConfig.__dataclass_fields__})
+    result = pool_map(ws, embed_config=embed, field=params.get("field", "text"), config=config,
+                      progress=ctx.progress, should_stop=ctx.should_stop)
+    return {"key": result.key, "rows": int(result.meta["n"]), "method": result.meta["method"],
+            "preview": result.preview, "seconds": result.meta["seconds"]}
+
+
+def run_dedup_scan(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """One duplicate scan of the pool, kept for the Duplicates page (curation.dup_store)."""
+    from curation.dup_store import scan_and_save
+
+    saved = scan_and_save(ws, field=params.get("field", "prompt"), floor=float(params.get("floor", 0.85)),
+                          near=bool(params.get("near", True)), progress=ctx.progress, should_stop=ctx.should_stop)
+    return {"rows": saved.pool.scan.n, "pairs": int(len(saved.pool.scan.i)), "floor": saved.floor}
+
+
+def run_timeline(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """A run's same-size random Vendi baseline (curation.timeline), for the Select page's timeline."""
+    from curation.timeline import compute_baseline
+
+    bands = compute_baseline(ws, int(params["run_id"]), progress=ctx.progress, should_stop=ctx.should_stop)
+    return {"run_id": int(params["run_id"]), "sizes": len(bands)}
