@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from curation import __version__, schemas
 from curation.errors import CurationError
@@ -104,14 +106,30 @@ def _rows(ws: Workspace, ids: list[str], schema: str, provenance: dict[str, dict
 def _write(ws, path: Path, ids: list[str], fmt: str, schema: str, provenance: dict[str, dict]) -> None:
     with atomic_path(path) as tmp:
         if fmt == "parquet":
-            frame = pd.DataFrame(list(_rows(ws, ids, schema, provenance)))
-            if PROVENANCE_KEY in frame:
-                frame[PROVENANCE_KEY] = frame[PROVENANCE_KEY].map(lambda d: json.dumps(d, default=str))
-            frame.to_parquet(tmp, index=False)
+            pq.write_table(_arrow_table(list(_rows(ws, ids, schema, provenance))), tmp)
         else:
             with open(tmp, "w", encoding="utf-8") as fh:
                 for row in _rows(ws, ids, schema, provenance):
                     fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+
+
+def _arrow_table(rows: list[dict]) -> pa.Table:
+    """Rows as an Arrow table. A column Arrow cannot type (an extra field that is a number in one row and text in
+    another, say) is stored as JSON text and named in the file's metadata, rather than failing the export."""
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    columns, as_json = {}, [PROVENANCE_KEY] if PROVENANCE_KEY in names else []
+    for name in names:
+        values = [row.get(name) for row in rows]
+        if name not in as_json:
+            try:
+                columns[name] = pa.array(values)
+                continue
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                as_json.append(name)
+        columns[name] = pa.array([None if v is None else json.dumps(v, ensure_ascii=False, default=str)
+                                  for v in values], type=pa.string())
+    table = pa.table(columns) if columns else pa.table({})
+    return table.replace_schema_metadata({"curation.json_columns": json.dumps(as_json)})
 
 
 def _provenance(ws: Workspace, spec: ExportSpec, ids: list[str]) -> dict[str, dict]:

@@ -76,8 +76,11 @@ def import_source(
     if local.exists():  # one name per file, whatever the working folder: re-imports stay idempotent
         source = local.resolve()
     source_str = str(source)
-    if schema is not None and schema not in schemas.SCHEMAS:
-        raise InputError(f"unknown schema {schema!r}; known: {', '.join(schemas.SCHEMAS)}", source=source_str)
+    if schema is not None:
+        try:
+            schema = schemas.resolve_schema(schema)  # aliases too: openai, chatml, trl, vicuna
+        except InputError as exc:
+            raise InputError(str(exc), source=source_str, kind="unknown_schema") from None
     stage_path = ws.path("tmp", f"import-{uuid.uuid4().hex[:8]}.sqlite")
     stage = _open_stage(stage_path)
     counts: Counter[str] = Counter()

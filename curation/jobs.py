@@ -20,6 +20,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from curation.errors import Cancelled, CurationError
@@ -32,6 +33,8 @@ KINDS: dict[str, str] = {
     "umap": "curation.tasks:run_umap",
     "select": "curation.tasks:run_select",
     "score": "curation.tasks:run_score",
+    "dedup_scan": "curation.tasks:run_dedup_scan",
+    "timeline": "curation.tasks:run_timeline",
     "sleep": "curation.tasks:run_sleep",  # for tests and for checking that the worker is alive
 }
 HEARTBEAT_S = 2.0
@@ -208,8 +211,11 @@ def ensure_worker(ws: Workspace) -> bool:
     if worker_alive(ws):
         return False
     log = open(ws.path("logs", "worker.log"), "ab")
+    # the worker imports this very copy of `curation`, whatever folder the app was started from
+    project_root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [project_root, os.environ.get("PYTHONPATH")]))}
     subprocess.Popen([sys.executable, "-m", "curation", "--workspace", str(ws.root), "worker"],
-                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                      start_new_session=True, close_fds=True)  # own session: survives a server restart
     log.close()
     return True

@@ -81,3 +81,23 @@ def run_timeline(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict
 
     bands = compute_baseline(ws, int(params["run_id"]), progress=ctx.progress, should_stop=ctx.should_stop)
     return {"run_id": int(params["run_id"]), "sizes": len(bands)}
+
+
+def run_score(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Score samples (all by default) with a model or a workspace checkpoint; results cached in the workspace."""
+    from curation import model
+    from curation.model.scoring import ScoreConfig
+
+    if params.get("checkpoint"):
+        lm = model.load_checkpoint(ws, params["checkpoint"], device=params.get("device"))
+    else:
+        lm = model.load_model(params.get("model"), device=params.get("device"),
+                              trust_remote_code=bool(params.get("trust_remote_code")))
+    fields = ScoreConfig.__dataclass_fields__
+    config = ScoreConfig(**{k: (tuple(v) if isinstance(v, list) else v)
+                            for k, v in params.get("config", {}).items() if k in fields})
+    result = model.score_samples(ws, lm, params.get("sample_ids"), config=config,
+                                 recompute=bool(params.get("recompute")), progress=ctx.progress,
+                                 should_stop=ctx.should_stop)
+    return {"model_key": result.model_key, "samples": len(result.sample_ids), "unscorable": len(result.unscorable()),
+            "summary": result.summary()}

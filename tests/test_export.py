@@ -109,3 +109,21 @@ def test_record_validation():
         Record(messages=(Message("user", "hi"),))
     with pytest.raises(ValueError):
         Record(messages=(Message("robot", "hi"), Message("assistant", "yo")))
+
+
+def test_parquet_with_mixed_type_extra_field(tmp_path):
+    """An extra field that is a number in one row and text in another cannot be one Arrow type: kept as JSON."""
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "mixed.jsonl"
+    rows = [{"instruction": "a", "input": "", "output": "b", "meta": 3, "tags": ["x"]},
+            {"instruction": "c", "input": "", "output": "d", "meta": "three", "tags": []}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    ws = Workspace(tmp_path / "ws")
+    importer.import_source(ws, src)
+    out = tmp_path / "mixed.parquet"
+    exporter.export(ws, out, ExportSpec(fmt="parquet", parquet_schema="alpaca"))
+    table = pq.read_table(out)
+    assert json.loads(table.schema.metadata[b"curation.json_columns"]) == ["meta"]
+    assert table.column("meta").to_pylist() == ["3", '"three"']
+    assert table.column("tags").to_pylist() == [["x"], []]  # consistent types stay native

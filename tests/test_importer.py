@@ -134,3 +134,14 @@ def test_database_integrity_after_imports(ws, tmp_path):
     conn = sqlite3.connect(ws.db_path)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_schema_alias_override_and_unknown_override(ws, tmp_path):
+    src = tmp_path / "chat.jsonl"
+    src.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n',
+                   encoding="utf-8")
+    report = importer.import_source(ws, src, schema="OpenAI")  # an alias, any case
+    assert report.schema == "messages" and samples.count(ws) == 1
+    with pytest.raises(InputError, match="chat.jsonl.*unknown schema 'nonsense'"):
+        importer.import_source(ws, src, schema="nonsense")
+    assert samples.count(ws) == 1

@@ -14,7 +14,8 @@ def register(sub) -> None:
     p = add_command(sub, "import", cmd_import,
                     "Import a JSONL/JSON/CSV/TSV/Parquet file, a save_to_disk folder or a hub dataset name.")
     p.add_argument("source", help="file, folder, or Hugging Face dataset name")
-    p.add_argument("--schema", choices=schemas.SCHEMAS, help="override the detected schema")
+    p.add_argument("--schema", metavar="NAME",
+                   help=f"override the detected schema: {', '.join(schemas.SCHEMAS)} (or openai, chatml, trl, vicuna)")
     p.add_argument("--strict", action="store_true", help="stop at the first problem (default: skip and report)")
     p.add_argument("--split", default="train", help="split of a hub dataset (default: train)")
     p.add_argument("--json", action="store_true", help="print the import report as JSON")

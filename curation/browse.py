@@ -1,0 +1,267 @@
+"""Server-side browsing of the pool: one filter, as SQL for counts, pages, id lists and the review queue.
+
+The app never loads the whole pool into a frame to show a table: every view is a `COUNT(*)` plus one
+`LIMIT/OFFSET` page over `samples LEFT JOIN sample_state`, so a rerun costs the same at 1k and 100k rows.
+Id sets (a run's selection, a map lasso, samples skipped in review) travel as one JSON parameter read with
+`json_each`, which sidesteps SQLite's limit on host parameters.
+
+Text search is a case-insensitive substring match per whitespace-separated term (every term must occur in the
+instruction or the response); SQLite's LIKE folds ASCII letters only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pandas as pd
+
+from curation.errors import CurationError
+from curation.records import Record, record_from_json
+from curation.workspace import decisions
+from curation.workspace.db import Workspace
+
+STATUSES = decisions.STATUSES
+ORDERS: dict[str, str] = {
+    "row": "s.rowid",
+    "longest response": "s.response_chars DESC, s.rowid",
+    "shortest response": "s.response_chars, s.rowid",
+    "longest prompt": "s.prompt_chars DESC, s.rowid",
+    "most duplicated": "s.dup_count DESC, s.rowid",
+}
+PREVIEW_CHARS = 300  # text shown per cell of a table page
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which samples a view shows. Every field narrows; the default matches the whole pool."""
+
+    text: str = ""                          # every term must occur in the prompt or the response
+    sources: tuple[str, ...] = ()           # empty: every source
+    min_response_chars: int | None = None
+    max_response_chars: int | None = None
+    statuses: tuple[str, ...] = ()          # pending / approved / rejected; empty: any
+    pinned: bool | None = None
+    decided_by: tuple[str, ...] = ()        # origin of the current decision: 'human', 'dedup', 'method:...'
+    exact_duplicates: bool = False          # only samples whose exact content occurred more than once
+    run_id: int | None = None               # restrict by this run's selection ...
+    iteration: int | None = None            # ... at this iteration (None: its last completed one)
+    in_selection: bool = True               # False: the samples that run (or any run) did not select
+    any_run: bool = False                   # selected by any iteration of any run (ignored with run_id)
+    ids: tuple[str, ...] | None = None      # an explicit set: a map selection, a duplicate group
+    exclude_ids: tuple[str, ...] = ()       # e.g. skipped in this review session
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.statuses if s not in STATUSES]
+        if unknown:
+            raise CurationError(f"unknown decision status {unknown[0]!r}; use {', '.join(STATUSES)}")
+
+    def describe(self) -> str:
+        """A short plain-text summary for captions ("text 'python', approved, run 2 it 1")."""
+        parts = []
+        if self.text.strip():
+            parts.append(f"text {self.text.strip()!r}")
+        if self.sources:
+            parts.append(f"{len(self.sources)} source(s)")
+        if self.min_response_chars is not None or self.max_response_chars is not None:
+            parts.append(f"response {self.min_response_chars or 0}..{self.max_response_chars or 'max'} chars")
+        if self.statuses:
+            parts.append("status " + "/".join(self.statuses))
+        if self.pinned is not None:
+            parts.append("pinned" if self.pinned else "not pinned")
+        if self.decided_by:
+            parts.append("decided by " + "/".join(self.decided_by))
+        if self.exact_duplicates:
+            parts.append("exact duplicates")
+        if self.run_id is not None or self.any_run:
+            who = "any run"
+            if self.run_id is not None:
+                at = f" iteration {self.iteration}" if self.iteration is not None else ""
+                who = f"run {self.run_id}{at}"
+            parts.append(("selected by " if self.in_selection else "not selected by ") + who)
+        if self.ids is not None:
+            parts.append(f"{len(self.ids)} chosen samples")
+        return ", ".join(parts) or "the whole pool"
+
+
+def where(flt: Filter) -> tuple[str, list[Any]]:
+    """The WHERE clause (over `samples s LEFT JOIN sample_state st`) and its parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for term in flt.text.split():
+        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses.append("(s.prompt LIKE ? ESCAPE '\\' OR s.response LIKE ? ESCAPE '\\')")
+        params += [pattern, pattern]
+    if flt.sources:
+        clauses.append(f"s.source IN ({','.join('?' * len(flt.sources))})")
+        params += list(flt.sources)
+    if flt.min_response_chars is not None:
+        clauses.append("s.response_chars >= ?")
+        params.append(int(flt.min_response_chars))
+    if flt.max_response_chars is not None:
+        clauses.append("s.response_chars <= ?")
+        params.append(int(flt.max_response_chars))
+    if flt.statuses:
+        clauses.append(f"COALESCE(st.status, 'pending') IN ({','.join('?' * len(flt.statuses))})")
+        params += list(flt.statuses)
+    if flt.pinned is not None:
+        clauses.append("COALESCE(st.pinned, 0) = ?")
+        params.append(int(flt.pinned))
+    if flt.decided_by:
+        clauses.append(f"st.origin IN ({','.join('?' * len(flt.decided_by))})")
+        params += list(flt.decided_by)
+    if flt.exact_duplicates:
+        clauses.append("s.dup_count > 1")
+    if flt.run_id is not None:
+        iteration_sql = ("?" if flt.iteration is not None
+                         else "(SELECT MAX(iteration) FROM iterations WHERE run_id = ?)")
+        selected = ("SELECT j.value FROM iterations i, json_each(i.selected) j"
+                    f" WHERE i.run_id = ? AND i.iteration = {iteration_sql}")
+        clauses.append(f"s.id {'IN' if flt.in_selection else 'NOT IN'} ({selected})")
+        params += [flt.run_id, flt.iteration if flt.iteration is not None else flt.run_id]
+    elif flt.any_run:
+        selected = "SELECT j.value FROM iterations i, json_each(i.selected) j"
+        clauses.append(f"s.id {'IN' if flt.in_selection else 'NOT IN'} ({selected})")
+    if flt.ids is not None:
+        clauses.append("s.id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(list(flt.ids)))
+    if flt.exclude_ids:
+        clauses.append("s.id NOT IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(list(flt.exclude_ids)))
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+_FROM = " FROM samples s LEFT JOIN sample_state st ON st.sample_id = s.id"
+
+
+def count(ws: Workspace, flt: Filter = Filter()) -> int:
+    sql, params = where(flt)
+    return int(ws.scalar("SELECT COUNT(*)" + _FROM + sql, tuple(params)) or 0)
+
+
+def status_counts(ws: Workspace, flt: Filter = Filter()) -> dict[str, int]:
+    """Matching samples per decision status (every status present, zero when none) plus `pinned`."""
+    sql, params = where(flt)
+    out = {s: 0 for s in STATUSES}
+    rows = ws.query("SELECT COALESCE(st.status, 'pending') AS status, COUNT(*) AS n,"
+                    " SUM(COALESCE(st.pinned, 0)) AS pinned" + _FROM + sql + " GROUP BY 1", tuple(params))
+    for r in rows:
+        out[r["status"]] = int(r["n"])
+    out["pinned"] = int(sum(r["pinned"] or 0 for r in rows))
+    return out
+
+
+def page(ws: Workspace, flt: Filter = Filter(), *, offset: int = 0, limit: int = 50,
+         order: str = "row") -> pd.DataFrame:
+    """One page of matching samples, texts cut to PREVIEW_CHARS, for a table."""
+    if order not in ORDERS:
+        raise CurationError(f"unknown order {order!r}; use one of {', '.join(ORDERS)}")
+    sql, params = where(flt)
+    columns = (f"s.rowid AS row, s.id, substr(s.prompt, 1, {PREVIEW_CHARS}) AS prompt,"
+               f" substr(s.response, 1, {PREVIEW_CHARS}) AS response, s.source, s.line, s.n_turns,"
+               " s.prompt_chars, s.response_chars, s.dup_count, COALESCE(st.status, 'pending') AS status,"
+               " COALESCE(st.pinned, 0) AS pinned, COALESCE(st.origin, '') AS decided_by")
+    query = f"SELECT {columns}{_FROM}{sql} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?"
+    df = pd.read_sql_query(query, ws.connect(), params=[*params, int(limit), int(max(0, offset))])
+    df["pinned"] = df["pinned"].astype(bool)
+    return df
+
+
+def matching_ids(ws: Workspace, flt: Filter = Filter()) -> list[str]:
+    """Every matching sample id in row order: the target of a bulk action on the filter."""
+    sql, params = where(flt)
+    return [r[0] for r in ws.query("SELECT s.id" + _FROM + sql + " ORDER BY s.rowid", tuple(params))]
+
+
+def next_in_queue(ws: Workspace, flt: Filter, *, after_row: int = 0) -> str | None:
+    """The first matching sample after row `after_row`, wrapping to the start; None when nothing matches."""
+    sql, params = where(flt)
+    joiner = " AND " if sql else " WHERE "
+    for bound in (after_row, 0):
+        row = ws.query("SELECT s.id" + _FROM + sql + joiner + "s.rowid > ? ORDER BY s.rowid LIMIT 1",
+                       (*params, int(bound)))
+        if row:
+            return str(row[0][0])
+    return None
+
+
+def review_default(ws: Workspace) -> Filter:
+    """The review queue by default: selected by some run and not yet reviewed (every pending sample when
+    no run has completed an iteration yet)."""
+    has_runs = bool(ws.scalar("SELECT COUNT(*) FROM iterations"))
+    return Filter(statuses=("pending",), any_run=has_runs)
+
+
+# -- one sample in full ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SampleDetail:
+    id: str
+    row: int
+    record: Record
+    source: str
+    line: int
+    dup_count: int
+    state: decisions.State
+    occurrences: list[tuple[str, int]]              # every (source, line) this exact content came from
+    selected_by: list[tuple[int, int, int]]         # (run_id, iteration, rank from 1)
+    history: list[decisions.Event]
+
+
+def detail(ws: Workspace, sample_id: str) -> SampleDetail:
+    rows = ws.query("SELECT rowid, id, record, source, line, dup_count FROM samples WHERE id = ?",
+                    (sample_id,))
+    if not rows:
+        raise CurationError(f"no sample with id {sample_id}")
+    r = rows[0]
+    occurrences = [(o[0], int(o[1])) for o in ws.query(
+        "SELECT source, line FROM occurrences WHERE sample_id = ? ORDER BY import_id, line", (sample_id,))]
+    selected_by = [(int(s[0]), int(s[1]), int(s[2]) + 1) for s in ws.query(
+        "SELECT i.run_id, i.iteration, j.key FROM iterations i, json_each(i.selected) j WHERE j.value = ?"
+        " ORDER BY i.run_id, i.iteration", (sample_id,))]
+    return SampleDetail(id=r["id"], row=int(r["rowid"]), record=record_from_json(json.loads(r["record"])),
+                        source=r["source"], line=int(r["line"]), dup_count=int(r["dup_count"]),
+                        state=decisions.state(ws, sample_id), occurrences=occurrences,
+                        selected_by=selected_by, history=decisions.events(ws, sample_id))
+
+
+# -- what the filter widgets offer ---------------------------------------------------------------
+def version(ws: Workspace) -> tuple:
+    """Changes whenever samples, decisions or runs change: a cache key for anything derived from them
+    (cheap: primary-key maxima and the handful of runs)."""
+    row = ws.query("SELECT (SELECT COALESCE(MAX(rowid), 0) FROM samples),"
+                   " (SELECT COALESCE(MAX(event_id), 0) FROM decisions),"
+                   " (SELECT COUNT(*) FROM iterations), (SELECT group_concat(run_id || status) FROM runs)")[0]
+    return tuple(row)
+
+
+def sources(ws: Workspace) -> dict[str, int]:
+    """Samples per source, largest first."""
+    return {r[0]: int(r[1]) for r in ws.query(
+        "SELECT source, COUNT(*) FROM samples GROUP BY source ORDER BY COUNT(*) DESC, source")}
+
+
+def response_length_bounds(ws: Workspace) -> tuple[int, int]:
+    row = ws.query("SELECT MIN(response_chars), MAX(response_chars) FROM samples")[0]
+    return (int(row[0] or 0), int(row[1] or 0))
+
+
+def decided_by_values(ws: Workspace) -> list[str]:
+    return [r[0] for r in ws.query("SELECT DISTINCT origin FROM sample_state WHERE origin != '' ORDER BY 1")]
+
+
+def run_choices(ws: Workspace) -> list[tuple[int, str, list[int]]]:
+    """(run_id, label, completed iterations) of every run that has at least one completed iteration."""
+    out = []
+    for r in ws.query("SELECT r.run_id, r.name, r.method, r.status, group_concat(i.iteration) AS its"
+                      " FROM runs r JOIN iterations i ON i.run_id = r.run_id"
+                      " GROUP BY r.run_id ORDER BY r.run_id DESC"):
+        its = sorted(int(x) for x in str(r["its"]).split(","))
+        out.append((int(r["run_id"]), f"run {r['run_id']}: {r['name']} ({r['method']}, {r['status']})", its))
+    return out
+
+
+def with_ids(flt: Filter, ids: Sequence[str] | None) -> Filter:
+    """The filter restricted to an explicit id set (None lifts the restriction)."""
+    return replace(flt, ids=None if ids is None else tuple(ids))

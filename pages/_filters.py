@@ -1,0 +1,96 @@
+"""The filter widgets shared by the Data and Review pages: they draw and return a `curation.browse.Filter`.
+
+Widget values persist for the whole session (`persist_state="session"`), so a filter survives page switches;
+the Data page also keeps its last filter in `st.session_state[DATA_FILTER]` for the Review page's queue.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from curation import browse
+from curation.workspace import Workspace
+
+DATA_FILTER = "data_filter"        # the Data page's current Filter (Review can use it as its queue)
+MAP_SELECTION = "selection_ids"    # ids chosen on the Explore map (a lasso or box), written by that page
+DUPLICATE_GROUP = "duplicate_group_ids"  # ids of the near-duplicate group open on the Duplicates page
+# id sets other pages publish in the session, offered as "only these" filters
+ID_SETS = ((MAP_SELECTION, "the map selection"), (DUPLICATE_GROUP, "the duplicate group"))
+_PINNED = {"any": None, "pinned": True, "not pinned": False}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _choices(_ws: Workspace, root: str, version: tuple) -> tuple:
+    """What the widgets offer, recomputed only when the pool, a decision or a run changed."""
+    return (browse.sources(_ws), browse.response_length_bounds(_ws), browse.decided_by_values(_ws),
+            browse.run_choices(_ws))
+
+
+def _run_options(runs: list) -> tuple[list[tuple], dict[int, list[int]]]:
+    """(kind, run_id) choices for the selection filter, and each run's completed iterations."""
+    options: list[tuple] = [("all", None)]
+    if runs:
+        options += [("any", None), ("not_any", None)]
+        for run_id, _, _ in runs:
+            options += [("in", run_id), ("not_in", run_id)]
+    return options, {run_id: its for run_id, _, its in runs}
+
+
+def filter_controls(ws: Workspace, *, key: str, default_statuses: tuple[str, ...] = ()) -> browse.Filter:
+    """Draw the filter widgets (keys prefixed with `key`) and return the filter they describe."""
+    sources, (lo, hi), origins, runs = _choices(ws, str(ws.root), browse.version(ws))
+    text_col, status_col, source_col = st.columns([3, 2, 3])
+    text = text_col.text_input("Search text", key=f"{key}_text", persist_state="session",
+                               placeholder="words that must all occur in the prompt or response",
+                               help="Case-insensitive; every word must occur in the instruction or response.")
+    statuses = status_col.multiselect("Decision", list(browse.STATUSES), default=list(default_statuses),
+                                      key=f"{key}_statuses", persist_state="session", placeholder="any")
+    chosen_sources = source_col.multiselect(
+        "Source", list(sources), key=f"{key}_sources", persist_state="session", placeholder="any",
+        format_func=lambda s: f"{Path(s).name} ({sources.get(s, 0):,})")
+
+    with st.expander("More filters: length, run selection, pins, duplicates, map selection"):
+        length = (lo, hi)
+        if hi > lo:
+            length = st.slider("Response length (characters)", lo, hi, (lo, hi), key=f"{key}_len_{lo}_{hi}",
+                               persist_state="session")
+        run_col, it_col, pin_col = st.columns(3)
+        options, iterations = _run_options(runs)
+        labels = {run_id: label for run_id, label, _ in runs}
+        names = {"all": "any sample", "any": "selected by any run", "not_any": "not selected by any run",
+                 "in": "selected by {}", "not_in": "not selected by {}"}
+        run_choice = run_col.selectbox(
+            "Run selection", options, key=f"{key}_run", persist_state="session",
+            format_func=lambda o: names[o[0]].format(labels.get(o[1], "")),
+            help="Samples a selection run picked (or did not pick)." if iterations else
+                 "No run has completed an iteration yet (runs are started on the Select page).")
+        iteration = None
+        if run_choice[1] is not None:
+            its = iterations.get(run_choice[1], [])
+            iteration = it_col.selectbox("Iteration", [None, *its], key=f"{key}_iteration_{run_choice[1]}",
+                                         format_func=lambda i: "last" if i is None else str(i))
+        pinned = pin_col.selectbox("Pinned", list(_PINNED), key=f"{key}_pinned", persist_state="session")
+        decided_col, dup_col, map_col = st.columns(3)
+        decided_by = decided_col.multiselect("Decided by", origins, key=f"{key}_origin",
+                                             persist_state="session", placeholder="anyone",
+                                             help="Who made the current decision: human, dedup, a method…")
+        exact = dup_col.checkbox("Only exact duplicates (seen more than once)", key=f"{key}_exact",
+                                 persist_state="session")
+        # near-duplicate groups live in the Duplicates page's scan (curation.dedup keeps none in the workspace):
+        # that page publishes the open group's ids under DUPLICATE_GROUP, the Explore map its lasso
+        chosen_ids: set[str] | None = None
+        for session_key, label in ID_SETS:
+            ids = st.session_state.get(session_key) or []
+            if ids and map_col.checkbox(f"Only {label} ({len(ids):,})", key=f"{key}_{session_key}"):
+                chosen_ids = set(ids) if chosen_ids is None else chosen_ids & set(ids)
+    kind, run_id = run_choice
+    return browse.Filter(
+        text=text, sources=tuple(chosen_sources), statuses=tuple(statuses),
+        min_response_chars=length[0] if length[0] > lo else None,
+        max_response_chars=length[1] if length[1] < hi else None,
+        pinned=_PINNED[pinned], decided_by=tuple(decided_by), exact_duplicates=exact,
+        run_id=run_id, iteration=iteration, in_selection=kind in ("in", "any"),
+        any_run=kind in ("any", "not_any"),
+        ids=None if chosen_ids is None else tuple(sorted(chosen_ids)))

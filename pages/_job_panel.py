@@ -1,0 +1,56 @@
+"""The jobs a page started, live: progress and cancel while they run, their error when the last one failed.
+
+Pages submit work (maps, duplicate scans, selection runs) as jobs; the worker runs them one at a time. The
+panel polls only while one of its jobs is queued or running (a fragment with `run_every`), and the app reruns
+in full when a job ends (`watch_finished_jobs`), so the page then draws the job's result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+import streamlit as st
+
+from curation import jobs
+from curation.workspace import Workspace
+from pages._common import job_card, watch_finished_jobs
+
+JobMatch = Callable[[jobs.Job], bool]
+
+
+def matching_jobs(ws: Workspace, kinds: Collection[str], match: JobMatch | None = None, *,
+                  active_only: bool = True, limit: int = 50) -> list[jobs.Job]:
+    """Jobs of these kinds (and accepted by `match`), newest first."""
+    return [j for j in jobs.list_jobs(ws, limit=limit, active_only=active_only)
+            if j.kind in kinds and (match is None or match(j))]
+
+
+def job_panel(ws: Workspace, kinds: Collection[str], *, where: str, match: JobMatch | None = None,
+              show_failure: bool = True) -> bool:
+    """Draw this page's active jobs (oldest first) or its last failure; True while one is active."""
+    active = matching_jobs(ws, kinds, match)
+
+    def body() -> None:
+        now = [j for j in watch_finished_jobs(ws) if j.kind in kinds and (match is None or match(j))]
+        for job in reversed(now):
+            with st.container(border=True):
+                job_card(ws, job, where=where)
+
+    if active:
+        st.fragment(body, run_every=1.0)()
+        return True
+    if show_failure:
+        recent = matching_jobs(ws, kinds, match, active_only=False, limit=20)
+        if recent and recent[0].status in ("failed", "cancelled"):
+            job_card(ws, recent[0], where=where)
+    return False
+
+
+def submit_once(ws: Workspace, kind: str, params: dict) -> int:
+    """Queue a job unless an identical one is already queued or running (a double click queues one)."""
+    from pages._common import submit
+
+    for job in matching_jobs(ws, [kind]):
+        if job.params == params:
+            return job.job_id
+    return submit(ws, kind, params)
