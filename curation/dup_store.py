@@ -108,6 +108,15 @@ def load(ws: Workspace) -> SavedScan | None:
                      n_distinct=len(distinct))
 
 
+def grouped_ids(saved: SavedScan, threshold: float) -> list[str]:
+    """Ids of the samples in a duplicate group (two or more, rejected samples left out) at `threshold`."""
+    if threshold < saved.floor:
+        raise CurationError(f"the scan kept pairs at cosine >= {saved.floor:.3f}; scan again for {threshold:.3f}")
+    labels = saved.pool.scan.labels(threshold)
+    in_group = np.bincount(labels)[labels] > 1
+    return [saved.pool.ids[k] for k in np.flatnonzero(in_group)]
+
+
 def _states(ws: Workspace, ids: Sequence[str]) -> pd.DataFrame:
     """Decision status, pin and response length of these samples, in their order (no texts: cheap)."""
     frame = pd.read_sql_query(

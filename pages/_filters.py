@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from curation import browse
+from curation import browse, dup_store
 from curation.workspace import Workspace
 
 DATA_FILTER = "data_filter"        # the Data page's current Filter (Review can use it as its queue)
@@ -36,6 +36,20 @@ def _run_options(runs: list) -> tuple[list[tuple], dict[int, list[int]]]:
         for run_id, _, _ in runs:
             options += [("in", run_id), ("not_in", run_id)]
     return options, {run_id: its for run_id, _, its in runs}
+
+
+def _near_duplicate_ids(ws: Workspace, col, key: str) -> list[str] | None:
+    """A checkbox for "in a near-duplicate group" at the Duplicates page's threshold (None: not filtering)."""
+    saved = dup_store.load(ws)
+    if saved is None:
+        col.caption("Near-duplicate groups: scan on the Duplicates page first.")
+        return None
+    threshold = float(st.session_state.get(f"dup_threshold_{round(saved.floor * 1000)}", max(saved.floor, 0.95)))
+    if not col.checkbox(f"Only near-duplicate groups (cosine ≥ {threshold:.3f})", key=f"{key}_near",
+                        persist_state="session", help="From the last scan on the Duplicates page, at its slider's "
+                                                      "threshold; rejected samples are left out."):
+        return None
+    return dup_store.grouped_ids(saved, threshold)
 
 
 def filter_controls(ws: Workspace, *, key: str, default_statuses: tuple[str, ...] = ()) -> browse.Filter:
@@ -78,6 +92,7 @@ def filter_controls(ws: Workspace, *, key: str, default_statuses: tuple[str, ...
                                              help="Who made the current decision: human, dedup, a method…")
         exact = dup_col.checkbox("Only exact duplicates (seen more than once)", key=f"{key}_exact",
                                  persist_state="session")
+        near_ids = _near_duplicate_ids(ws, dup_col, key)
         # near-duplicate groups live in the Duplicates page's scan (curation.dedup keeps none in the workspace):
         # that page publishes the open group's ids under DUPLICATE_GROUP, the Explore map its lasso
         chosen_ids: set[str] | None = None
@@ -85,6 +100,8 @@ def filter_controls(ws: Workspace, *, key: str, default_statuses: tuple[str, ...
             ids = st.session_state.get(session_key) or []
             if ids and map_col.checkbox(f"Only {label} ({len(ids):,})", key=f"{key}_{session_key}"):
                 chosen_ids = set(ids) if chosen_ids is None else chosen_ids & set(ids)
+    if near_ids is not None:
+        chosen_ids = set(near_ids) if chosen_ids is None else chosen_ids & set(near_ids)
     kind, run_id = run_choice
     return browse.Filter(
         text=text, sources=tuple(chosen_sources), statuses=tuple(statuses),

@@ -296,3 +296,23 @@ print("HEAVY=" + ",".join(heavy))
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "HEAVY=\n" in done.stdout, done.stdout
+
+
+def test_data_filter_on_near_duplicate_groups(seeded):
+    from curation import dedup, dup_store
+    from curation.embed import sample_text
+
+    at = open_page("data")
+    # no scan yet: a caption instead of the checkbox
+    assert any("scan on the Duplicates page" in c.value for c in at.caption)
+    dup_store.scan_and_save(seeded, near=False)  # exact prompt groups, no model needed
+    # reference: samples whose normalised prompt occurs more than once in the pool
+    keys = [(sid, dedup.normalise(sample_text(rec, "prompt"))) for sid, rec in samples.iter_records(seeded)]
+    counts = pd.Series([k for _, k in keys]).value_counts()
+    expected = {sid for sid, k in keys if counts[k] > 1}
+    assert expected  # the demo pool plants repeated prompts
+    at = open_page("data")
+    at.checkbox(key="data_near").check().run()
+    assert at.markdown[0].value.startswith(f"**{len(expected):,}** matching")
+    shown = set(at.dataframe(key="data_table_1_50").value["id"])
+    assert shown <= expected and len(shown) == min(50, len(expected))

@@ -12,6 +12,7 @@ import pytest
 from curation import dedup, dup_store, importer, jobs
 from curation.embed import sample_text
 from curation.embed_store import EmbeddingStore, StoreSpec, text_keys
+from curation.errors import CurationError
 from curation.workspace import decisions, samples
 
 SPEC = StoreSpec(model="test/synthetic", revision="1", max_length=64, dim=16)
@@ -127,3 +128,16 @@ def test_the_scan_job_finds_exact_duplicates_without_a_model(ws, scanned):
     saved = dup_store.load(ws)
     assert not saved.near and saved.pool.X is None
     assert [g.tolist() for g in saved.pool.scan.groups(1.0)] == [[0, 1]]
+
+
+def test_grouped_ids_for_the_data_filter(ws, scanned):
+    pool, _, _ = scanned
+    saved = dup_store.load(ws)
+    # by hand from the vectors: at 0.97 only the equal pair and 2~3 (0.98); at 0.95 the whole chain 2-3-4
+    assert dup_store.grouped_ids(saved, 0.97) == [pool.ids[k] for k in (0, 1, 2, 3)]
+    assert dup_store.grouped_ids(saved, 0.95) == [pool.ids[k] for k in (0, 1, 2, 3, 4)]
+    assert dup_store.grouped_ids(saved, 1.0) == [pool.ids[0], pool.ids[1]]
+    decisions.record(ws, [pool.ids[1]], "reject")  # a rejected sample leaves its group
+    assert dup_store.grouped_ids(dup_store.load(ws), 0.97) == [pool.ids[k] for k in (2, 3)]
+    with pytest.raises(CurationError, match="scan again"):
+        dup_store.grouped_ids(saved, 0.5)
