@@ -10,14 +10,13 @@ Scores are cached per model weights, so a second run on the same base model cost
 
 from __future__ import annotations
 
-import ast
-import importlib.util
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any
+
+from curation.methods.budgets import Budget
+from curation.workspace import samples
+from curation.workspace.db import Workspace
 
 CHARS_PER_TOKEN = 4.0
 TEMPLATE_TOKENS = 12  # chat-template tokens around a single-turn sample
@@ -90,23 +89,30 @@ def estimate_run(method: str, config: Any, *, n_pool: int, n_select: int, prompt
     return RunEstimate(seconds=sum(s for _, s in parts), parts=parts)
 
 
-@cache
 def _estimate_seconds() -> Callable[..., float]:
-    """`curation.model.estimate.estimate_seconds`, without importing torch in the app's process.
+    # curation.model imports lazily and its estimate module needs neither torch nor transformers
+    from curation.model.estimate import estimate_seconds
 
-    Importing anything under `curation.model` runs its package `__init__`, which imports torch (~2 s, and the
-    app must not load heavy libraries on page load). So, unless the module is loaded already, its source is
-    compiled here without its `curation.model` imports and without `estimate_for` (the only code using them):
-    the constants and the formula stay the model engine's own. Drop this once `curation.model` imports lazily.
-    """
-    if "curation.model.estimate" in sys.modules:
-        return sys.modules["curation.model.estimate"].estimate_seconds
-    spec = importlib.util.find_spec("curation.model")  # locates the package without running its __init__
-    path = Path(next(iter(spec.submodule_search_locations))) / "estimate.py"  # type: ignore[union-attr]
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    tree.body = [node for node in tree.body
-                 if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("curation.model"))
-                 and not (isinstance(node, ast.FunctionDef) and node.name == "estimate_for")]
-    namespace: dict[str, Any] = {"__name__": "curation.model.estimate"}
-    exec(compile(tree, str(path), "exec"), namespace)  # noqa: S102 (our own source file)
-    return namespace["estimate_seconds"]
+    return estimate_seconds
+
+
+def estimate_for_workspace(ws: Workspace, method: str, config: Any, budget: Budget) -> tuple[RunEstimate, int]:
+    """The estimate for a run of `method` on `ws`'s pool at `budget`, and about how many samples it selects."""
+    from curation.embed import sample_text
+    from curation.embed_store import text_keys
+    from curation.maps import embedded_share
+
+    n_pool = samples.count(ws)
+    row = ws.query("SELECT AVG(prompt_chars), AVG(response_chars) FROM samples")[0]
+    prompt_chars, response_chars = float(row[0] or 0), float(row[1] or 0)
+    if budget.kind == "percent":
+        n_select = int(n_pool * budget.value / 100)
+    elif budget.kind == "tokens":
+        n_select = int(budget.value / mean_tokens(prompt_chars, response_chars, 512)[0])
+    else:
+        n_select = int(budget.value)
+    keys = text_keys(sample_text(record, "text") for _, record in samples.iter_records(ws))
+    guess = estimate_run(method, config, n_pool=n_pool, n_select=max(1, min(n_select, n_pool)),
+                         prompt_chars=prompt_chars, response_chars=response_chars,
+                         embedded=embedded_share(ws, keys) >= 1.0)
+    return guess, min(n_select, n_pool)

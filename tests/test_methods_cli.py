@@ -48,3 +48,22 @@ def test_methods_lists_every_setting(capsys):
     assert main(["methods", "--method", "learning_pct"]) == 0
     out = capsys.readouterr().out
     assert "budget_mode = 'exact'" in out and "trajectories_file" in out
+
+
+def test_select_estimate_prices_the_run_without_starting_it(tmp_path, capsys):
+    from curation.model.estimate import estimate_seconds
+    from curation.run_estimate import mean_tokens
+
+    w = str(tmp_path / "ws")
+    assert main(["-w", w, "import", str(write_jsonl_head(DOLLY, tmp_path / "d.jsonl", 200))]) == 0
+    capsys.readouterr()
+    assert main(["-w", w, "select", "--method", "static_ifd", "--budget", "10%", "--estimate"]) == 0
+    out = capsys.readouterr().out
+    assert "for about 20 of 200 samples" in out and "scoring the pool with the small model (IFD)" in out
+    ws = Workspace(w)
+    assert runs.list_runs(ws) == []  # nothing started
+    # the scoring part equals the model engine's own formula at the pool's mean lengths
+    row = ws.query("SELECT AVG(prompt_chars), AVG(response_chars) FROM samples")[0]
+    tokens, response = mean_tokens(row[0], row[1], 512)
+    expected = estimate_seconds(200, tokens, task="score", ifd=True, mean_response_tokens=response, device="cpu")
+    assert f"(IFD): {round(expected)} s" in out

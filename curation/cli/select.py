@@ -8,7 +8,7 @@ import time
 
 from curation.cli import ProgressPrinter, add_command
 from curation.errors import CurationError
-from curation.workspace import Workspace, runs
+from curation.workspace import Workspace, runs, samples
 
 
 def register(sub) -> None:
@@ -31,6 +31,7 @@ def register(sub) -> None:
     p.add_argument("--name", default="", help="a name for the run")
     p.add_argument("--resume", type=int, metavar="RUN", help="continue run RUN after its last saved iteration")
     p.add_argument("--background", action="store_true", help="queue the run as a job for the worker and return")
+    p.add_argument("--estimate", action="store_true", help="only print how long the run would take")
 
     p = add_command(sub, "runs", cmd_runs, "List selection runs, or one run's iterations with their metrics.")
     p.add_argument("--run", type=int, help="show this run's iterations")
@@ -69,6 +70,10 @@ def cmd_select(args: argparse.Namespace) -> int:
     else:
         if not args.method or not args.budget:
             raise CurationError("select needs --method and --budget (or --resume RUN)")
+        if args.engine == "model" or args.estimate:
+            _print_estimate(ws, args.method, _settings(args), args.budget)
+            if args.estimate:
+                return 0
         models = {"engine": args.engine, "target": args.model, "selector": args.selector_model,
                   "scorer": args.scorer_model, "embedder": args.embedder, "device": args.device}
         run_id = runner.start_run(ws, args.method, budget=args.budget, config=_settings(args), seed=args.seed,
@@ -88,6 +93,18 @@ def cmd_select(args: argparse.Namespace) -> int:
           f"(iteration {last.iteration}; {_metrics_line(last.metrics)})")
     print(f"export it with: python -m curation export OUT.jsonl --run {run.run_id}")
     return 0
+
+
+def _print_estimate(ws: Workspace, method: str, settings: dict, budget: str):
+    from curation.methods import registry
+    from curation.methods.budgets import parse_budget
+    from curation.run_estimate import estimate_for_workspace
+
+    guess, n_select = estimate_for_workspace(ws, method, registry.make_config(method, settings), parse_budget(budget))
+    parts = "; ".join(f"{what}: {round(s)} s" for what, s in guess.parts if s >= 0.5)
+    print(f"estimated time on this machine: {guess.describe()} for about {n_select:,} of {samples.count(ws):,} samples"
+          + (f" ({parts})" if parts else ""))
+
 
 
 def _metrics_line(metrics: dict) -> str:
