@@ -128,6 +128,11 @@ MIGRATIONS: list[str] = [
 
     CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     """,
+    # 2: the Data page orders by response length (both ways, ties by row): without these every rerun sorts the pool
+    """
+    CREATE INDEX samples_response_chars ON samples(response_chars, rowid);
+    CREATE INDEX samples_response_chars_desc ON samples(response_chars DESC, rowid);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
