@@ -165,3 +165,26 @@ def test_selector_trajectory_is_recorded_per_epoch(lp_ws):
     app = runner.start_run(ws, "learning_pct", budget=12, config={"score": "lp1_app"}, models=FAKE)
     runner.run_selection(ws, app)
     assert {"ppl_0", "ppl_1"} <= set(runs.scores(ws, runs.iteration(ws, app)).columns)
+
+
+def test_unscorable_rows_in_a_file_are_never_picked_and_infinities_refused(lp_ws):
+    """A recorded trajectory has NaN for unscorable samples; reloading it must work and never pick them as hard."""
+    ws, root = lp_ws
+    ids = samples.ids(ws)
+    n = len(ids)
+    p0 = np.linspace(5, 15, n)
+    traj = np.stack([p0, p0 * 0.5], axis=1)  # every LP1_app = 0.5 ...
+    traj[:10, 1] = p0[:10] * 0.9  # ... except the 10 hardest (LP1_app 0.1)
+    traj[:5] = np.nan  # five of those could not be scored
+    np.save(root / "nan_traj.npy", traj)
+    config = {"score": "lp1_app", "trajectories_file": str(root / "nan_traj.npy"), "n_clusters": 1}
+    run_id = runner.start_run(ws, "learning_pct", budget=5, config=config, models=FAKE)
+    runner.run_selection(ws, run_id)
+    assert set(runs.iteration(ws, run_id).selected) == set(ids[5:10])  # the scorable hard ones, by hand
+    traj[0, 0] = np.inf
+    np.save(root / "inf_traj.npy", traj)
+    from curation.methods.lp_inputs import load_trajectories
+
+    records = list(samples.get_many(ws, ids)[s] for s in ids)
+    with pytest.raises(InputError, match=f"inf_traj.npy.*{ids[0]} has an infinite perplexity"):
+        load_trajectories(root / "inf_traj.npy", ids, records)

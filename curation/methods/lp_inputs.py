@@ -51,7 +51,7 @@ class _Keys:
 
 
 def load_trajectories(path: str | Path, ids: list[str], records: list[Record]) -> np.ndarray:
-    """float64 [N, E+1] perplexities P_0..P_E per pool row."""
+    """float64 [N, E+1] perplexities P_0..P_E per pool row; NaN where a sample was unscorable."""
     values = _load(Path(path), ids, records, "trajectory")
     width = {len(v) for v in values.values()}
     if len(width) != 1 or min(width) < 2:
@@ -60,9 +60,11 @@ def load_trajectories(path: str | Path, ids: list[str], records: list[Record]) -
     out = np.empty((len(ids), width.pop()), np.float64)
     for row, v in values.items():
         out[row] = v
-    if not np.isfinite(out).all():
-        bad = int(np.flatnonzero(~np.isfinite(out).all(axis=1))[0])
-        raise InputError(f"sample {ids[bad]} has a non-finite perplexity", source=str(path))
+    # NaN marks a sample the scorer could not score (as this method's own recorded trajectories do): it stays
+    # unscorable and is never picked as hard. An infinite perplexity is a broken dump, not a fact about a sample.
+    if np.isinf(out).any():
+        bad = int(np.flatnonzero(np.isinf(out).any(axis=1))[0])
+        raise InputError(f"sample {ids[bad]} has an infinite perplexity (use NaN for unscorable)", source=str(path))
     return out
 
 

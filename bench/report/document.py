@@ -1,0 +1,118 @@
+"""Assemble REPORT.md and draw its figures from the results of a run (whatever stages completed)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from bench.report import plots, sections
+from bench.report.markdown import FIGURES, section
+from curation.workspace.arrays import atomic_write_text
+
+SCALE_DOWN = """- **Models.** The papers select with and train 7B-13B LLaMA-family models (IterIT: Llama-3-8B;
+  DiverseEvol: LLaMA-7B; learning percentage: OPT-350M ... Llama-2-13B selectors for 13B targets). Here every
+  model is SmolLM2-135M-Instruct, trained with LoRA (r16) instead of full fine-tuning, on 2 CPU cores. A 135M
+  model's embedding space, IFD and perplexity trajectories are much noisier signals than a 7B model's; one LoRA
+  epoch on tens of samples barely moves them.
+- **Data.** The papers select from the whole Dolly-15k / Alpaca-52k (and WizardLM-70k); here from the first
+  {dolly_rows} Dolly rows and {alpaca_rows} Alpaca-subset rows, at budgets of {budgets_pct} percent, i.e. tens of
+  samples. Percent budgets keep the papers' ratios (DiverseEvol's 1,100 of 15k is 7.3%; IterIT 5%; LP 1-33%) but
+  absolute sizes are 50-400x smaller, so every difference carries more sampling noise: random is run with
+  several seeds to show that noise. The slices are this small because this CPU has no native bf16 (fp32 only)
+  and shares its 2 cores: fine-tuning ran at a median {train_tps} tokens/s in this run (torch threads:
+  {torch_threads}), against 265 tokens/s with bf16 autocast in bench/README.md's figures.
+- **Lengths.** Max length {max_length} tokens (the papers: 512-1024), so about a quarter of the Dolly rows are
+  unscorable (their prompt fills the window) and long responses are cut: this hides part of the length effect
+  the methods have at full length.
+- **Schedules.** DiverseEvol {de_rounds} rounds x {de_epochs} epochs (the paper: 10 x 3), IterIT {iterit_epochs}
+  epochs (3), learning percentage LP1_app from epoch 1 of the 3-epoch schedule (LP1 needs all 3 epochs).
+- **Evaluation.** The papers judge generated answers with GPT-4 (pairwise vs ChatGPT) and run benchmarks
+  (MMLU, GSM8K, ...). Here the only measure is the response loss (NLL) on held-out human-written data: cheap,
+  deterministic, but it rewards fitting the style of the data, not helpfulness. A method that picks long,
+  hard samples can lower held-out loss less than random and still give better answers by a judge's standard.
+- **What transfers.** Relative cost (what dominates each method's time), the selections' composition (length,
+  cluster coverage), the Vendi behaviour of K-Center, and the rank agreement of hardness between selector
+  sizes are properties of the algorithms and show at this scale. Whether a subset trains a better 7B model is
+  not something a 135M CPU run can show."""
+
+
+def write_report(res: dict, settings, out: Path, command: str) -> None:
+    figs = out.parent / FIGURES
+    figs.mkdir(parents=True, exist_ok=True)
+    _draw(res, figs)
+    s = dataclasses.asdict(settings)
+    pools = res.get("pools", {})
+    missing = res.get("missing", {})
+    lines = [f"# Evidence report ({settings.name} run)\n",
+             f"Produced by `{command}` (bench/run.py; modules in bench/report/) on the machine below. This "
+             f"invocation took {res['wall_minutes']:.1f} min; the selection runs and fine-tuned models it reads from "
+             f"its cache (made by this or earlier, interrupted invocations) took {res.get('unit_minutes', 0):.1f} "
+             "min of compute in all. Every number here "
+             "was computed by the script; the selections come from the "
+             "library's own runner (`curation.methods.runner`), Vendi from `curation.diversity` over "
+             "`curation.embed` all-MiniLM-L6-v2 embeddings, training and losses from `curation.model`.\n",
+             f"Settings: {', '.join(f'{k}={v}' for k, v in s.items())}.\n"]
+    if missing:
+        lines.append("**Stages not completed:** " + "; ".join(f"{k}: {v}" for k, v in missing.items()) + "\n")
+    found = sections.findings(res)
+    lines.append(section("Findings", "\n".join(f"- {f}" for f in found) if found else None))
+    lines.append(section("1. Diversity of the selections (DiverseEvol Figure 3)", _intro_vendi()))
+    for name in ("dolly", "alpaca"):
+        pool = pools.get(name, {})
+        lines.append(section(pool.get("title", name), sections.diversity(name, pool) if pool else None, 3))
+    lines.append(section("2. What the selections contain", None if not pools else
+                         "Response lengths of each selection against the pool, random and the longest-response "
+                         "baseline, and k-means cluster coverage."))
+    for name in ("dolly", "alpaca"):
+        pool = pools.get(name, {})
+        lines.append(section(pool.get("title", name), sections.contents(name, pool) if pool else None, 3))
+    lines.append(section("3. Does the selection train a better model?", sections.training(res.get("train"), s)))
+    lines.append(section("4. Hardness transfer between selector sizes (learning percentage)",
+                         sections.transfer(res.get("transfer"))))
+    lines.append(section("5. Where the time goes", _intro_timing()))
+    for name in ("dolly", "alpaca"):
+        pool = pools.get(name, {})
+        lines.append(section(pool.get("title", name), sections.timing(pool, name) if pool else None, 3))
+    lines.append(section("Machine and earlier benchmarks", sections.machine_and_earlier(res["machine"]), 3))
+    tps = [r.get("tokens_per_s") for per in (res.get("train") or {}).get("budgets", {}).values()
+           for runs in per.values() for r in runs if r.get("tokens_per_s")]
+    lines.append(section("What the scale-down changes", SCALE_DOWN.format(
+        **s, train_tps=f"{np.median(tps):.0f}" if tps else "n/a", torch_threads=res["machine"]["torch_threads"])))
+    atomic_write_text(out, "\n".join(lines))
+
+
+def _intro_vendi() -> str:
+    return ("Vendi score (cosine kernel on all-MiniLM-L6-v2 embeddings of the whole conversation, the fixed "
+            "reference embedder) of each selection against its size. DiverseEvol: one run at the largest "
+            "budget, each round a point (round 0 is its seeded random draw). Random: mean ± sd over seeds; "
+            "a method is marked *≈ random* when within 2 sd of random's seeds (or inside their range). "
+            "One-shot K-Center works in the very space Vendi measures, so it is the ceiling rather than a "
+            "fair competitor; DiverseEvol's K-Center runs in the fine-tuned LM's own embedding space.")
+
+
+def _intro_timing() -> str:
+    return ("Per selection run at the largest budget, from a timing wrapper around the run's engine (the "
+            "runner's `engine_factory` hook): model loading and checkpoint saving, reference embeddings "
+            "(MiniLM, cached in the workspace after the first run), the LM's own embeddings (DiverseEvol), "
+            "scoring (IFD/perplexity passes; cached per set of weights, so IterIT's later budgets and the "
+            "baselines reuse the base model's pass), training; *selection* is the rest of the run (K-Center, "
+            "k-means, TF-IDF greedy, persisting). Learning percentage's smaller budgets reuse the recorded "
+            "trajectories (its `trajectories_file` setting).")
+
+
+def _draw(res: dict, figs: Path) -> None:
+    for name, pool in res.get("pools", {}).items():
+        if pool.get("vendi"):
+            plots.vendi_plot(pool["vendi"], f"Vendi vs size: {pool['title']}", figs / f"{name}_vendi.png")
+        if pool.get("contents"):
+            plots.length_plot(pool["contents"], f"Response lengths at {pool['contents']['budget']} samples: "
+                              f"{pool['title']}", figs / f"{name}_lengths.png")
+        if pool.get("timing"):
+            plots.timing_plot(pool["timing"], f"Seconds per selection run: {pool['title']}",
+                              figs / f"{name}_timing.png")
+    if res.get("train"):
+        plots.loss_plot(res["train"], sections.EVALS, figs / "training_loss.png")
+    if res.get("transfer"):
+        plots.transfer_plot(res["transfer"], figs / "transfer_lp.png")

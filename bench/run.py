@@ -1,0 +1,174 @@
+"""Issue 7: the evidence report. One command regenerates bench/REPORT.md and its PNG plots:
+
+    flock /tmp/cpu.lock .venv/bin/python bench/run.py            # full: about an hour on 2 CPU cores
+    .venv/bin/python bench/run.py --quick                        # smoke run, ~5 min, writes /tmp/curation-report-quick/
+
+Data from ../shared/data, the default models from their packages (HF_HUB_OFFLINE=1). Every selection run,
+fine-tuned model and comparison is kept in $BENCH_CACHE/report-<mode>/ (default /tmp/bench_cache) the moment it
+finishes, so an interrupted run picks up where it stopped; `--fresh` starts over. Stages that have not run (or
+failed, or were skipped by --max-minutes) are marked "not run" in the report. The report's numbers are the
+ones this script computed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.report import settings as S  # noqa: E402
+from bench.report.document import write_report  # noqa: E402
+from bench.report.store import ResultStore  # noqa: E402
+
+# cheap-to-lose last: training at the smaller budgets stops cleanly at --max-minutes (reported as not run)
+STAGES = ("dolly", "transfer", "train", "alpaca", "train_more")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, writes to /tmp (not bench/REPORT.md)")
+    parser.add_argument("--out", type=Path, help="report file (default bench/REPORT.md, or /tmp/... with --quick)")
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"subset of {','.join(STAGES)}")
+    parser.add_argument("--max-minutes", type=float, default=0.0,
+                        help="do not start a stage after this many minutes (it is reported as not run)")
+    parser.add_argument("--fresh", action="store_true", help="forget the cache and start over")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: on 2 shared cores a second thread competing with another "
+                             "job made training 5-10x slower here; use 2 on an idle machine)")
+    args = parser.parse_args(argv)
+    settings = S.QUICK if args.quick else S.FULL
+    import torch
+
+    torch.set_num_threads(args.threads)
+    out = args.out or (Path("/tmp/curation-report-quick/REPORT.md") if args.quick else S.REPORT)
+    cache = S.cache_dir(settings)
+    if args.fresh:
+        shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    store = ResultStore(cache / "results.json")
+    started = time.time()
+    state = Run(settings, store, cache, out, started, args)
+    for stage in [s for s in STAGES if s in args.stages.split(",")]:
+        if args.max_minutes and (time.time() - started) / 60 > args.max_minutes:
+            state.missing[stage] = f"skipped: past --max-minutes {args.max_minutes:g}"
+            continue
+        print(f"== {stage} ({(time.time() - started) / 60:.1f} min)", flush=True)
+        try:
+            getattr(state, f"stage_{stage}")()
+        except KeyboardInterrupt:
+            state.missing[stage] = "interrupted"
+            state.write()
+            raise
+        except Exception as exc:  # keep going: the report says which stage failed and why
+            traceback.print_exc()
+            state.missing[stage] = f"failed: {type(exc).__name__}: {exc}"[:300]
+        state.write()
+    state.write()
+    print(f"wrote {out} in {(time.time() - started) / 60:.1f} min", flush=True)
+
+
+class Run:
+    """The stages, each adding its results to `self.res` (and caching its units of work in the store)."""
+
+    def __init__(self, settings: S.Settings, store: ResultStore, cache: Path, out: Path, started: float, args):
+        from bench.report.timing import machine
+
+        self.settings, self.store, self.cache, self.out, self.started = settings, store, cache, out, started
+        self.command = "python bench/run.py" + (" --quick" if args.quick else "")
+        self.max_minutes = args.max_minutes
+        self.res: dict = {"pools": {}, "machine": machine()}
+        self.missing: dict[str, str] = {}
+        self.pools: dict = {}
+        self.selections: dict = {}
+
+    def _pool(self, name: str):
+        from bench.report.data import load_pool
+
+        if name not in self.pools:
+            started, fresh = time.time(), not (self.cache / f"ws-{name}").exists()
+            self.pools[name] = load_pool(name, self.settings, self.cache)
+            if fresh:  # the first build: import + MiniLM embeddings of the pool
+                self.store.put(f"pool/{name}", {"seconds": round(time.time() - started, 1)})
+        return self.pools[name]
+
+    def _select(self, name: str) -> None:
+        from bench.report import diversity as D
+        from bench.report.selections import select_all
+        from bench.report.timing import method_rows
+
+        pool = self._pool(name)
+        results = select_all(pool, self.settings, self.store, self.cache)
+        self.selections[name] = results
+        budgets = self.settings.budgets(len(pool))
+        self.res["pools"][name] = {
+            "title": pool.title, "vendi": D.vendi_points(pool, results),
+            "contents": D.contents(pool, results, max(budgets)),
+            "coverage": D.coverage_by_budget(pool, results, budgets),
+            "timing": method_rows(results, max(budgets)),
+            "pool_seconds": (self.store.get(f"pool/{name}") or {}).get("seconds")}
+
+    def stage_dolly(self) -> None:
+        self._select("dolly")
+
+    def stage_alpaca(self) -> None:
+        self._select("alpaca")
+
+    def stage_train(self) -> None:
+        """Fine-tuning at the largest budget (plus the base model and the full slice)."""
+        self._train(only_top=True)
+
+    def stage_train_more(self) -> None:
+        """Fine-tuning at the other budgets."""
+        self._train(only_top=False)
+
+    def _train(self, only_top: bool) -> None:
+        from bench.report.data import heldout, self_instruct
+        from bench.report.training_eval import evaluate
+
+        if "dolly" not in self.selections:
+            self._select("dolly")
+        pool = self._pool("dolly")
+        evals = {"heldout": heldout(pool, self.settings), "self_instruct": self_instruct(self.settings)}
+        deadline = self.started + 60 * self.max_minutes if self.max_minutes else None
+        budgets = [max(self.settings.budgets(len(pool)))] if only_top else None
+        self.res["train"] = evaluate(pool, self.selections["dolly"], evals, self.settings, self.store, deadline,
+                                     budgets)
+
+    def stage_transfer(self) -> None:
+        from bench.report.transfer import compare
+
+        if "dolly" not in self.selections:
+            self._select("dolly")
+        pool = self._pool("dolly")
+        top = max(self.settings.budgets(len(pool)))
+        self.res["transfer"] = compare(pool, self.settings, self.store, self.cache,
+                                       self.selections["dolly"]["learning_pct"][top][0])
+
+    def write(self) -> None:
+        minutes = (time.time() - self.started) / 60
+        history = {**self.store.get("invocations", {}), f"{self.started:.0f}": round(minutes, 2)}
+        self.store.put("invocations", history)  # every invocation that built (or re-read) this cache
+        self.res["wall_minutes"] = minutes
+        self.res["invocations"] = sorted(history.values(), reverse=True)
+        units = [v.get("wall", v.get("seconds", 0.0)) for k, v in self.store.data.items()
+                 if k.startswith(("sel/", "train/")) and isinstance(v, dict)]
+        self.res["unit_minutes"] = sum(u for u in units if u) / 60  # the work itself, however many invocations
+        self.res["missing"] = dict(self.missing)
+        write_report(self.res, self.settings, self.out, self.command)
+        (self.cache / "report_data.json").write_text(json.dumps(self.res, default=float)[:50_000_000])
+
+
+if __name__ == "__main__":
+    main()
