@@ -9,7 +9,6 @@ random baseline), each timed; later runs reuse it.
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
+import readme_blocks  # noqa: E402  (bench/ is on sys.path: scripts run from it)
 from geometry_data import ALPACA, CACHE, DOLLY  # noqa: E402
 
 README = BENCH / "README.md"
@@ -80,18 +80,4 @@ def load(name: str) -> np.ndarray:
 
 def write_block(name: str, markdown: str) -> None:
     """Replace (or append) block `name` inside this area's section of bench/README.md, nothing else."""
-    text = README.read_text(encoding="utf-8")
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n"
-    start = text.index(SECTION)
-    nxt = re.search(r"^## ", text[start + len(SECTION):], flags=re.M)
-    end = start + len(SECTION) + nxt.start() if nxt else len(text)
-    section = text[start:end]
-    begin, finish = f"<!-- app-maps:{name} -->", f"<!-- /app-maps:{name} -->"
-    block = f"{begin}\n{markdown.strip()}\n{finish}"
-    if begin in section:
-        section = re.sub(re.escape(begin) + r".*?" + re.escape(finish), lambda _: block, section, flags=re.S)
-    else:
-        section = section.rstrip("\n") + f"\n\n{block}\n"
-    README.write_text(text[:start] + section.rstrip("\n") + "\n" + ("\n" + text[end:] if nxt else ""),
-                      encoding="utf-8")
+    readme_blocks.write_block(SECTION, "app-maps", name, markdown, README)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import resource
 import subprocess
 import sys
 from pathlib import Path
+
+import readme_blocks  # bench/ is on sys.path: the scripts importing this run from it
 
 README = Path(__file__).resolve().parent / "README.md"
 SECTION = "## Geometry (issue 3)"
@@ -53,18 +54,4 @@ def machine() -> str:
 
 def write_block(name: str, markdown: str) -> None:
     """Replace (or append) the block `name` inside the geometry section of bench/README.md."""
-    text = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n"
-    start = text.index(SECTION)
-    nxt = re.search(r"^## ", text[start + len(SECTION):], flags=re.M)
-    end = start + len(SECTION) + nxt.start() if nxt else len(text)
-    section = text[start:end]
-    begin, finish = f"<!-- geometry:{name} -->", f"<!-- /geometry:{name} -->"
-    block = f"{begin}\n{markdown.strip()}\n{finish}"
-    if begin in section:
-        section = re.sub(re.escape(begin) + r".*?" + re.escape(finish), lambda _: block, section, flags=re.S)
-    else:
-        section = section.rstrip("\n") + f"\n\n{block}\n"
-    README.write_text(text[:start] + section.rstrip("\n") + "\n" + ("\n" + text[end:] if nxt else ""),
-                      encoding="utf-8")
+    readme_blocks.write_block(SECTION, "geometry", name, markdown, README)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import time
 from pathlib import Path
+
+import readme_blocks  # bench/ is on sys.path: the scripts importing this run from it
 
 from curation.records import Record, single_turn
 
@@ -38,16 +39,4 @@ def machine() -> str:
 
 def write_block(name: str, text: str) -> None:
     """Replace this script's block inside our README section (created if absent); other sections are untouched."""
-    start, end = f"<!-- model-engine:{name} -->", f"<!-- /model-engine:{name} -->"
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    content = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
-    if SECTION not in content:
-        content = content.rstrip() + f"\n\n{SECTION}\n\n"
-    head, rest = content.split(SECTION, 1)
-    nxt = re.search(r"^## ", rest, flags=re.M)
-    body, tail = (rest[: nxt.start()], rest[nxt.start():]) if nxt else (rest, "")
-    if start in body:
-        body = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _m: block, body, flags=re.S)
-    else:
-        body = body.rstrip() + "\n\n" + block + "\n"
-    README.write_text(head + SECTION + body.rstrip() + "\n\n" + tail.lstrip(), encoding="utf-8")
+    readme_blocks.write_block(SECTION, "model-engine", name, text, README)

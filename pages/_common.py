@@ -18,7 +18,7 @@ import streamlit as st
 from curation import jobs
 from curation.errors import CurationError
 from curation.records import Record
-from curation.workspace import DEFAULT_WORKSPACE, Workspace
+from curation.workspace import DEFAULT_WORKSPACE, Workspace, samples
 
 WORKSPACE_ENV = "CURATION_WORKSPACE"
 LONG_TEXT_CHARS = 1500
@@ -36,6 +36,14 @@ def _open_workspace(root: str) -> Workspace:
 def workspace() -> Workspace:
     """The app's workspace: $CURATION_WORKSPACE, default ./workspace (one shared object per server)."""
     return _open_workspace(os.environ.get(WORKSPACE_ENV, DEFAULT_WORKSPACE))
+
+
+def require_pool(ws: Workspace) -> None:
+    """Stop the page with a pointer to Start when the workspace holds no samples yet."""
+    if samples.count(ws) == 0:
+        st.info("The pool is empty: load or import data on the Start page first.", icon=":material/inbox:")
+        st.page_link("pages/start.py", label="Start", icon=":material/home:")
+        st.stop()
 
 
 def md(text: object) -> str:

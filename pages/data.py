@@ -8,17 +8,13 @@ from pathlib import Path
 import streamlit as st
 
 from curation import browse
-from curation.workspace import samples
-from pages._common import md, shown_errors, workspace
+from pages._common import md, require_pool, shown_errors, workspace
 from pages._filters import DATA_FILTER, filter_controls
 from pages._sample import decide, sample_panel, undo
 
 ws = workspace()
 st.title("Data")
-if samples.count(ws) == 0:
-    st.info("The pool is empty: load or import data on the Start page first.", icon=":material/inbox:")
-    st.page_link("pages/start.py", label="Start", icon=":material/home:")
-    st.stop()
+require_pool(ws)
 
 flt = filter_controls(ws, key="data")
 st.session_state[DATA_FILTER] = flt

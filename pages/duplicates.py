@@ -11,7 +11,7 @@ import streamlit as st
 
 from curation import dedup, dup_store, plots
 from curation.workspace import samples
-from pages._common import md, shown_errors, workspace
+from pages._common import md, require_pool, shown_errors, workspace
 from pages._job_panel import job_panel, submit_once
 
 GROUPS_PER_PAGE = 5
@@ -21,10 +21,7 @@ KEEPERS = {"longest": "the longest response", "first": "the first seen"}
 ws = workspace()
 state = st.session_state
 st.title("Duplicates")
-if samples.count(ws) == 0:
-    st.info("The pool is empty: load or import data on the Start page first.", icon=":material/inbox:")
-    st.page_link("pages/start.py", label="Start", icon=":material/home:")
-    st.stop()
+require_pool(ws)
 
 busy = job_panel(ws, ("dedup_scan",), where="duplicates")
 saved = dup_store.load(ws)

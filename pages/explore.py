@@ -11,7 +11,7 @@ import streamlit as st
 from curation import browse, maps, plots
 from curation.workspace import runs, samples
 from pages import _explore_data as data
-from pages._common import md, shown_errors, workspace
+from pages._common import md, require_pool, shown_errors, workspace
 from pages._filters import MAP_SELECTION
 from pages._job_panel import job_panel, submit_once
 from pages._sample import decide, sample_panel
@@ -19,10 +19,7 @@ from pages._sample import decide, sample_panel
 ws = workspace()
 state = st.session_state
 st.title("Explore")
-if samples.count(ws) == 0:
-    st.info("The pool is empty: load or import data on the Start page first.", icon=":material/inbox:")
-    st.page_link("pages/start.py", label="Start", icon=":material/home:")
-    st.stop()
+require_pool(ws)
 
 ids = samples.ids(ws)
 pool_map = maps.current(ws, ids)

@@ -8,14 +8,11 @@ from pathlib import Path
 import streamlit as st
 
 from curation import browse, exporter
-from curation.workspace import samples
-from pages._common import md, shown_errors, workspace
+from pages._common import md, require_pool, shown_errors, workspace
 
 ws = workspace()
 st.title("Export")
-if samples.count(ws) == 0:
-    st.info("The pool is empty: load or import data on the Start page first.", icon=":material/inbox:")
-    st.stop()
+require_pool(ws)
 
 SUFFIX = {"alpaca": ".jsonl", "messages": ".jsonl", "sharegpt": ".jsonl", "parquet": ".parquet"}
 DECISIONS = {"not_rejected": "Everything not rejected", "approved": "Approved only",

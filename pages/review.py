@@ -11,17 +11,14 @@ from dataclasses import replace
 import streamlit as st
 
 from curation import browse
-from curation.workspace import decisions, samples
-from pages._common import md, show_record, shown_errors, workspace
+from curation.workspace import decisions
+from pages._common import md, require_pool, show_record, shown_errors, workspace
 from pages._filters import DATA_FILTER, MAP_SELECTION
 from pages._sample import ACTOR, decide, meta
 
 ws = workspace()
 st.title("Review")
-if samples.count(ws) == 0:
-    st.info("The pool is empty: load or import data on the Start page first.", icon=":material/inbox:")
-    st.page_link("pages/start.py", label="Start", icon=":material/home:")
-    st.stop()
+require_pool(ws)
 
 state = st.session_state
 state.setdefault("review_skipped", [])

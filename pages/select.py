@@ -18,7 +18,7 @@ from curation.methods.base import choices_of, help_of
 from curation.run_estimate import estimate_run, mean_tokens
 from curation.workspace import Workspace, samples
 from pages import _runs_view as views
-from pages._common import md, shown_errors, submit, workspace
+from pages._common import md, require_pool, shown_errors, submit, workspace
 from pages._job_panel import job_panel
 
 VIEWS = ["New run", "Timeline", "Compare runs"]
@@ -27,10 +27,7 @@ BUDGET_KINDS = {"samples": "samples", "percent": "% of the pool", "tokens": "tok
 ws = workspace()
 state = st.session_state
 st.title("Select")
-if samples.count(ws) == 0:
-    st.info("The pool is empty: load or import data on the Start page first.", icon=":material/inbox:")
-    st.page_link("pages/start.py", label="Start", icon=":material/home:")
-    st.stop()
+require_pool(ws)
 
 
 def config_form(method: str) -> dict:
