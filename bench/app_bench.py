@@ -30,7 +30,7 @@ __all__ = ["ALPACA", "CACHE", "DOLLY", "DOLLY_TEXT", "WORKSPACE", "dolly_workspa
 
 def dolly_workspace(log=print):
     """The Dolly-15k workspace with embeddings, a map, a duplicate scan and a K-Center run (built on first use)."""
-    from curation import jobs
+    from curation.services import jobs
     from curation.workspace import Workspace, runs, samples
 
     ws = Workspace(WORKSPACE)
@@ -62,7 +62,7 @@ def dolly_workspace(log=print):
         job("K-Center run, 5%", "select", {"run_id": run_id})
         job("random Vendi baseline", "timeline", {"run_id": run_id})
     if not DOLLY_TEXT.exists():
-        from curation.embed import EmbedConfig, embed_pool
+        from curation.geometry.embed import EmbedConfig, embed_pool
         from curation.workspace.arrays import save_array
 
         save_array(DOLLY_TEXT, embed_pool(ws, EmbedConfig()))

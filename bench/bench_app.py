@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curation import browse, importer  # noqa: E402
+from curation.formats import importer  # noqa: E402
+from curation.services import browse  # noqa: E402
 from curation.workspace import Workspace, decisions  # noqa: E402
 
 DOLLY = ROOT.parent / "shared" / "data" / "dolly-15k" / "dolly-15k.jsonl"
@@ -155,7 +156,7 @@ def main() -> None:
 Page reruns: `streamlit.testing.v1.AppTest` runs of the page script (the app's sidebar included), median of
 {args.repeats} in ms, on the Dolly pool ({browse.count(ws15):,} samples) and on {args.rows:,} rows (Dolly's rows
 repeated with a variant tag, so every row is a distinct sample): what the server spends per interaction before
-the browser draws. Tables are paged on the server (`curation.browse`: a `COUNT(*)` and one `LIMIT/OFFSET` page
+the browser draws. Tables are paged on the server (`curation.services.browse`: a `COUNT(*)` and one `LIMIT/OFFSET` page
 in SQLite), so no rerun loads the pool into a frame.
 
 | page rerun | 15k ms | {args.rows // 1000}k ms |

@@ -4,7 +4,7 @@ is the reference for recall; peak memory per method (each in a fresh process); t
 
     .venv/bin/python bench/bench_dedup.py
 
-The embeddings are made by bench/geometry_data.py (about a minute with curation.embed) and cached in
+The embeddings are made by bench/geometry_data.py (about a minute with curation.geometry.embed) and cached in
 /tmp/bench_cache (or $BENCH_CACHE).
 """
 
@@ -28,7 +28,7 @@ THRESHOLD = 0.95
 
 
 def search(method: str, X: np.ndarray, threshold: float):
-    from curation import dedup
+    from curation.geometry import dedup
 
     return dedup.near_pairs(X, threshold, method=method)
 
@@ -52,9 +52,9 @@ def dolly_groups() -> list[str]:
     "what is the meaning of life?" x9) must come out as groups."""
     from geometry_data import DOLLY, prompts, read_rows
 
-    from curation import dedup
-    from curation.embed import EmbedConfig, Encoder, embed_texts
-    from curation.embed_store import EmbeddingStore
+    from curation.geometry import dedup
+    from curation.geometry.embed import EmbedConfig, Encoder, embed_texts
+    from curation.geometry.embed_cache import EmbeddingStore
 
     texts = prompts(read_rows(DOLLY))
     encoder = Encoder(EmbedConfig())
@@ -88,8 +88,8 @@ def main() -> None:
         return
     X = alpaca_prompt_embeddings()
     lines = [f"Machine: {machine()}. Data: {len(X):,} Alpaca prompts (instruction + input), all-MiniLM-L6-v2, "
-             "max 256 tokens, made with `curation.embed` by `bench/geometry_data.py`; FAISS and torch use both "
-             "cores.\n",
+             "max 256 tokens, made with `curation.geometry.embed` by `bench/geometry_data.py`; FAISS and torch use "
+             "both cores.\n",
              "| threshold | method | seconds | pairs | recall vs FAISS flat | extra pairs | peak RSS MB "
              "| RSS above data+libs MB |",
              "|---|---|---|---|---|---|---|---|"]
@@ -106,7 +106,7 @@ def main() -> None:
                          f"{len(got - ref)} | {r['rss_mb']:.0f} | {r['rss_mb'] - r['before_mb']:.0f} |")
     from geometry_data import ALPACA, prompts, read_rows
 
-    from curation import dedup
+    from curation.geometry import dedup
 
     texts = prompts(read_rows(ALPACA))
     start = time.perf_counter()

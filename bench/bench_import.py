@@ -23,7 +23,7 @@ DATA = ROOT.parent / "shared" / "data"
 
 CHILD = """
 import json, resource, sys, time
-from curation import importer
+from curation.formats import importer
 from curation.workspace import Workspace
 t = time.perf_counter()
 report = importer.import_source(Workspace(sys.argv[1]), sys.argv[2])

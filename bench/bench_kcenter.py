@@ -45,7 +45,7 @@ def make_data(n: int, kind: str, seed: int = 0) -> np.ndarray:
 
 # -- implementations -----------------------------------------------------------------------------------
 def ours(X, k, shadow):
-    from curation.diversity import kcenter
+    from curation.geometry.diversity import kcenter
 
     return kcenter(X, k, first=FIRST % len(X), shadow=shadow, device="cpu").order
 

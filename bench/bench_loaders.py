@@ -25,8 +25,8 @@ FORMATS = ("jsonl", "json", "csv", "parquet")
 
 CHILD = """
 import json, resource, sys, time
-from curation.loaders import Row, read_rows
-from curation.schemas import to_record
+from curation.formats.loaders import Row, read_rows
+from curation.formats.schemas import to_record
 t = time.perf_counter()
 rows = problems = 0
 for item in read_rows(sys.argv[1]):

@@ -40,7 +40,7 @@ def settings(max_length: int) -> dict[str, dict]:
 
 
 def workspace(rows: int):
-    from curation import importer
+    from curation.formats import importer
     from curation.workspace import Workspace, samples
 
     ws = Workspace(CACHE / f"ws-{rows}")
@@ -56,16 +56,16 @@ def workspace(rows: int):
 
 
 def coverage_clusters(ws) -> np.ndarray:
-    from curation.embed import embed_pool
-    from curation.methods.clusters import auto_k, kmeans
+    from curation.geometry.embed import embed_pool
+    from curation.methods.kernels.clusters import auto_k, kmeans
 
     X = embed_pool(ws)
     return kmeans(X, auto_k(len(X)), seed=42)
 
 
 def run_method(ws, method: str, budget: int, config: dict) -> dict:
-    from curation.diversity import vendi_score
-    from curation.embed import embed_pool
+    from curation.geometry.diversity import vendi_score
+    from curation.geometry.embed import embed_pool
     from curation.methods import runner
     from curation.workspace import runs, samples
 

@@ -1,4 +1,4 @@
-"""UMAP map timings (curation.maps.umap_2d: FAISS k-NN as precomputed_knn, cosine, random_state 42).
+"""UMAP map timings (curation.geometry.maps.umap_2d: FAISS k-NN as precomputed_knn, cosine, random_state 42).
 
 Each case runs in a fresh interpreter: `cold` is what the first map in a fresh job worker costs (FAISS k-NN,
 importing umap, numba compilation, the fit), `warm` a second fit in the same process. `full` uses UMAP's own
@@ -25,7 +25,8 @@ import numpy as np
 
 CASES = [("dolly", "full"), ("dolly", "preview"), ("dolly", "plain"), ("alpaca", "full"), ("alpaca", "preview")]
 LABEL = {"dolly": "Dolly-15k conversations", "alpaca": "Alpaca subset prompts"}
-VARIANT = {"full": "curation.maps, full", "preview": "curation.maps, preview", "plain": "plain umap-learn"}
+VARIANT = {"full": "curation.geometry.maps, full", "preview": "curation.geometry.maps, preview",
+           "plain": "plain umap-learn"}
 
 
 def knn_keep(X: np.ndarray, Y: np.ndarray, n: int = 2000, seed: int = 0) -> float:
@@ -43,7 +44,7 @@ def knn_keep(X: np.ndarray, Y: np.ndarray, n: int = 2000, seed: int = 0) -> floa
 
 def case(data: str, variant: str) -> dict:
     """One fresh-process measurement."""
-    from curation import maps
+    from curation.geometry import maps
 
     X = app_bench.load(data)
     if variant == "plain":
@@ -123,7 +124,7 @@ def main() -> None:
         for r in results)
     app_bench.write_block("umap", f"""### UMAP maps
 
-`flock /tmp/cpu.lock .venv/bin/python bench/bench_umap.py`: `curation.maps.umap_2d` on all-MiniLM-L6-v2
+`flock /tmp/cpu.lock .venv/bin/python bench/bench_umap.py`: `curation.geometry.maps.umap_2d` on all-MiniLM-L6-v2
 embeddings, each case in a fresh process. *cold* = the first map in a fresh job worker: FAISS k-NN, then
 importing umap, numba compilation, the fuzzy graph and spectral init (*import, compile, init*), then the
 epochs; *warm* = a second fit in the same process. *plain* is the reference: umap-learn's own

@@ -1,7 +1,7 @@
 """Data the geometry benchmarks share: real texts from ../shared/data and their cached embeddings.
 
 The Alpaca-subset embeddings (43,598 prompts, all-MiniLM-L6-v2, the dedup default `field="prompt"`) are
-made once with `curation.embed` and cached outside the repo (default /tmp/bench_cache, or $BENCH_CACHE);
+made once with `curation.geometry.embed` and cached outside the repo (default /tmp/bench_cache, or $BENCH_CACHE);
 the embedding cache makes an interrupted run resume. Regenerate with `python bench/geometry_data.py`.
 """
 
@@ -50,8 +50,8 @@ def alpaca_prompt_embeddings(progress: bool = True) -> np.ndarray:
     if target.exists():
         return np.load(target, allow_pickle=False)
     from curation.cli import ProgressPrinter
-    from curation.embed import EmbedConfig, Encoder, embed_texts
-    from curation.embed_store import EmbeddingStore
+    from curation.geometry.embed import EmbedConfig, Encoder, embed_texts
+    from curation.geometry.embed_cache import EmbeddingStore
     from curation.workspace.arrays import save_array
 
     encoder = Encoder(EmbedConfig())

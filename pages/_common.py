@@ -15,9 +15,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from curation import jobs
 from curation.errors import CurationError
 from curation.records import Record
+from curation.services import jobs
 from curation.workspace import DEFAULT_WORKSPACE, Workspace, samples
 
 WORKSPACE_ENV = "CURATION_WORKSPACE"

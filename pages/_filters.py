@@ -1,4 +1,4 @@
-"""The filter widgets shared by the Data and Review pages: they draw and return a `curation.browse.Filter`.
+"""The filter widgets shared by the Data and Review pages: they draw and return a `curation.services.browse.Filter`.
 
 Widget values persist for the whole session (`persist_state="session"`), so a filter survives page switches;
 the Data page also keeps its last filter in `st.session_state[DATA_FILTER]` for the Review page's queue.
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from curation import browse, dup_store
+from curation.geometry import dedup_scan as dup_store
+from curation.services import browse
 from curation.workspace import Workspace
 
 DATA_FILTER = "data_filter"        # the Data page's current Filter (Review can use it as its queue)
@@ -93,7 +94,8 @@ def filter_controls(ws: Workspace, *, key: str, default_statuses: tuple[str, ...
         exact = dup_col.checkbox("Only exact duplicates (seen more than once)", key=f"{key}_exact",
                                  persist_state="session")
         near_ids = _near_duplicate_ids(ws, dup_col, key)
-        # near-duplicate groups live in the Duplicates page's scan (curation.dedup keeps none in the workspace):
+        # near-duplicate groups live in the Duplicates page's scan (curation.geometry.dedup keeps none in the
+        # workspace):
         # that page publishes the open group's ids under DUPLICATE_GROUP, the Explore map its lasso
         chosen_ids: set[str] | None = None
         for session_key, label in ID_SETS:

@@ -10,7 +10,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from curation import import_preview, importer, jobs, loaders, schemas
+from curation.formats import importer, loaders, schemas
+from curation.formats import preview as import_preview
+from curation.services import jobs
 from curation.workspace import Workspace
 from curation.workspace.arrays import atomic_write_bytes
 from pages._common import job_card, md, shown_errors, submit

@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection
 
 import streamlit as st
 
-from curation import jobs
+from curation.services import jobs
 from curation.workspace import Workspace
 from pages._common import job_card, watch_finished_jobs
 

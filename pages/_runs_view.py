@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from curation import plots, timeline
 from curation.methods.budgets import Budget
+from curation.services import plots, timeline
 from curation.workspace import Workspace, runs, samples
 from pages._common import md, submit
 from pages._job_panel import matching_jobs

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from curation import browse
+from curation.services import browse
 from curation.workspace import Workspace, decisions
 from pages._common import md, show_record
 

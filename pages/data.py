@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from curation import browse
+from curation.services import browse
 from pages._common import md, require_pool, shown_errors, workspace
 from pages._filters import DATA_FILTER, filter_controls
 from pages._sample import decide, sample_panel, undo

@@ -9,7 +9,9 @@ import time
 import numpy as np
 import streamlit as st
 
-from curation import dedup, dup_store, plots
+from curation.geometry import dedup
+from curation.geometry import dedup_scan as dup_store
+from curation.services import plots
 from curation.workspace import samples
 from pages._common import md, require_pool, shown_errors, workspace
 from pages._job_panel import job_panel, submit_once

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from curation import browse, maps, plots
+from curation.geometry import maps
+from curation.services import browse, plots
 from curation.workspace import runs, samples
 from pages import _explore_data as data
 from pages._common import md, require_pool, shown_errors, workspace

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from curation import browse, exporter
+from curation.formats import exporter
+from curation.services import browse
 from pages._common import md, require_pool, shown_errors, workspace
 
 ws = workspace()

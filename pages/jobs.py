@@ -8,7 +8,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from curation import jobs
+from curation.services import jobs
 from pages._common import job_card, md, start_worker, workspace
 
 ws = workspace()

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from curation import browse
+from curation.services import browse
 from curation.workspace import decisions
 from pages._common import md, require_pool, show_record, shown_errors, workspace
 from pages._filters import DATA_FILTER, MAP_SELECTION

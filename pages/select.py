@@ -11,11 +11,11 @@ from dataclasses import fields
 
 import streamlit as st
 
-from curation import maps
 from curation.errors import CurationError
+from curation.geometry import maps
 from curation.methods import registry
 from curation.methods.base import choices_of, help_of
-from curation.run_estimate import estimate_run, mean_tokens
+from curation.methods.estimate import estimate_run, mean_tokens
 from curation.workspace import Workspace, samples
 from pages import _runs_view as views
 from pages._common import md, require_pool, shown_errors, submit, workspace
@@ -70,8 +70,8 @@ def pool_lengths(root: str, n: int) -> tuple[float, float]:
 
 @st.cache_data(show_spinner="Checking which samples are embedded…", max_entries=4)
 def pool_text_keys(root: str, digest: str):
-    from curation.embed import sample_text
-    from curation.embed_store import text_keys
+    from curation.geometry.embed import sample_text
+    from curation.geometry.embed_cache import text_keys
 
     return text_keys(sample_text(record, "text") for _, record in samples.iter_records(ws))
 

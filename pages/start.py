@@ -6,7 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from curation import browse, demo
+from curation.formats import demo
+from curation.services import browse
 from curation.workspace import samples
 from pages._common import md, workspace
 from pages._importing import import_status, past_imports, preview_and_import, save_upload, start_import

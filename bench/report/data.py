@@ -39,8 +39,8 @@ def _rows(path: Path, start: int, stop: int) -> list[dict]:
 
 def load_pool(name: str, settings: Settings, cache: Path) -> Pool:
     """Import the slice into a workspace once (later runs reuse it) and embed it with the reference embedder."""
-    from curation import importer
-    from curation.embed import embed_pool
+    from curation.formats import importer
+    from curation.geometry.embed import embed_pool
     from curation.workspace import Workspace, samples
 
     path, n, title = (DOLLY, settings.dolly_rows, "Dolly-15k") if name == "dolly" else \
@@ -59,7 +59,7 @@ def load_pool(name: str, settings: Settings, cache: Path) -> Pool:
 
 def heldout(pool: Pool, settings: Settings) -> list[Record]:
     """Dolly rows right after the pool's, minus any whose content also occurs in the pool."""
-    from curation.schemas import to_record
+    from curation.formats.schemas import to_record
 
     seen = {r.id for r in pool.records}
     start = settings.dolly_rows
@@ -68,7 +68,7 @@ def heldout(pool: Pool, settings: Settings) -> list[Record]:
 
 
 def self_instruct(settings: Settings) -> list[Record]:
-    from curation.schemas import to_record
+    from curation.formats.schemas import to_record
 
     rows = _rows(SELF_INSTRUCT, 0, 10**9)
     n = settings.self_instruct_rows or len(rows)

@@ -14,7 +14,7 @@ DIVERSITY_METHODS = ("diverse_evol", "kcenter", "random", "iterit", "learning_pc
 
 def vendi_points(pool: Pool, results: dict) -> dict:
     """{"full": Vendi of the pool, "curves": {method: [(size, [vendi per seed]), ...]}}."""
-    from curation.diversity import vendi_score
+    from curation.geometry.diversity import vendi_score
 
     curves: dict[str, list] = {}
     for method in DIVERSITY_METHODS:
@@ -31,7 +31,7 @@ def vendi_points(pool: Pool, results: dict) -> dict:
 
 def coverage_clusters(pool: Pool) -> np.ndarray:
     """k-means over the reference embeddings, K = N / 15, random_state 42 (as bench_methods.py)."""
-    from curation.methods.clusters import auto_k, kmeans
+    from curation.methods.kernels.clusters import auto_k, kmeans
 
     return kmeans(pool.X, auto_k(len(pool)), seed=42)
 

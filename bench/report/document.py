@@ -51,8 +51,8 @@ def write_report(res: dict, settings, out: Path, command: str) -> None:
              f"its cache (made by this or earlier, interrupted invocations) took {res.get('unit_minutes', 0):.1f} "
              "min of compute in all. Every number here "
              "was computed by the script; the selections come from the "
-             "library's own runner (`curation.methods.runner`), Vendi from `curation.diversity` over "
-             "`curation.embed` all-MiniLM-L6-v2 embeddings, training and losses from `curation.model`.\n",
+             "library's own runner (`curation.methods.runner`), Vendi from `curation.geometry.diversity` over "
+             "`curation.geometry.embed` all-MiniLM-L6-v2 embeddings, training and losses from `curation.model`.\n",
              f"Settings: {', '.join(f'{k}={v}' for k, v in s.items())}.\n"]
     if missing:
         lines.append("**Stages not completed:** " + "; ".join(f"{k}: {v}" for k, v in missing.items()) + "\n")

@@ -73,7 +73,7 @@ def run_method(pool: Pool, store: ResultStore, method: str, budget: int, *, conf
                seed: int = 0, models: dict | None = None, tag: str = "") -> dict:
     """One selection run (cached in `store`); returns its selections per iteration, metrics and timings."""
     from curation.methods import runner
-    from curation.methods.engine import make_engine
+    from curation.methods.engines.base import make_engine
     from curation.workspace import runs, samples
 
     key = f"sel/{pool.name}/{tag or method}/{budget}/{seed}"

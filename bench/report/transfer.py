@@ -58,7 +58,7 @@ def truncated_model(cache: Path, first: int, last: int) -> tuple[Path, dict]:
 
 def compare(pool: Pool, settings: Settings, store: ResultStore, cache: Path, main_lp: dict) -> dict:
     """LP from the full and the truncated selector on the same pool, and how their rankings agree."""
-    from curation.methods.lp_scores import lp1_app
+    from curation.methods.kernels.lp_scores import lp1_app
     from curation.model import load_model
 
     folder, info = truncated_model(cache, *settings.transfer_layers)

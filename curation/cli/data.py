@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from curation import exporter, importer, schemas
 from curation.cli import ProgressPrinter, add_command
+from curation.formats import exporter, importer, schemas
 from curation.workspace import Workspace, decisions, samples
 
 

@@ -6,10 +6,10 @@ import argparse
 import json
 import time
 
-from curation import dedup
 from curation.cli import ProgressPrinter, add_command
-from curation.embed import DEFAULT_MODEL, FIELDS, EmbedConfig, embed_pool
 from curation.errors import CurationError
+from curation.geometry import dedup
+from curation.geometry.embed import DEFAULT_MODEL, FIELDS, EmbedConfig, embed_pool
 from curation.workspace import Workspace, samples
 
 PREVIEW = (0.85, 0.9, 0.93, 0.95, 0.97, 0.99, 1.0)

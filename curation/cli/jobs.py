@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from curation import jobs
 from curation.cli import add_command
+from curation.services import jobs
 from curation.workspace import Workspace
 
 

@@ -80,7 +80,7 @@ def cmd_select(args: argparse.Namespace) -> int:
                                   models={k: v for k, v in models.items() if v}, name=args.name)
         print(f"run {run_id}: {runs.get(ws, run_id).name}")
     if args.background:
-        from curation import jobs
+        from curation.services import jobs
 
         job_id = jobs.submit(ws, "select", {"run_id": run_id})
         jobs.ensure_worker(ws)
@@ -98,7 +98,7 @@ def cmd_select(args: argparse.Namespace) -> int:
 def _print_estimate(ws: Workspace, method: str, settings: dict, budget: str):
     from curation.methods import registry
     from curation.methods.budgets import parse_budget
-    from curation.run_estimate import estimate_for_workspace
+    from curation.methods.estimate import estimate_for_workspace
 
     guess, n_select = estimate_for_workspace(ws, method, registry.make_config(method, settings), parse_budget(budget))
     parts = "; ".join(f"{what}: {round(s)} s" for what, s in guess.parts if s >= 0.5)

@@ -78,7 +78,7 @@ class StepContext:
     config: Any
     target: Target
     constraints: Constraints
-    engine: Any  # curation.methods.engine.Engine
+    engine: Any  # curation.methods.engines.base.Engine
     seed: int
     state_dir: Path  # run-private folder for arrays a step wants to keep (clusters, trajectories)
     checkpoint_name: Callable[[int], str]  # workspace checkpoint name for the model of an iteration

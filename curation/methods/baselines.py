@@ -15,8 +15,8 @@ import numpy as np
 
 from curation.methods.base import Previous, Step, StepContext, check_choice, finish, picks_needed, setting
 from curation.methods.budgets import Target
-from curation.methods.clusters import pool_clusters
-from curation.methods.engine import Scores
+from curation.methods.engines.base import Scores
+from curation.methods.kernels.clusters import pool_clusters
 
 
 class _OneShot:
@@ -75,7 +75,7 @@ class ClusterRandomBaseline(_OneShot):
     config_cls: ClassVar[type] = ClusterRandomConfig
 
     def step(self, ctx: StepContext, iteration: int, previous: Previous | None) -> Step:
-        from curation.methods.lp_scores import exact_quotas, interleave
+        from curation.methods.kernels.lp_scores import exact_quotas, interleave
 
         cfg: ClusterRandomConfig = ctx.config
         clusters = pool_clusters(ctx, cfg.n_clusters, cfg.cluster_seed)
@@ -179,7 +179,7 @@ class KCenterBaseline(_OneShot):
     config_cls: ClassVar[type] = KCenterConfig
 
     def step(self, ctx: StepContext, iteration: int, previous: Previous | None) -> Step:
-        from curation.diversity import kcenter
+        from curation.geometry.diversity import kcenter
 
         X = ctx.engine.reference_embeddings(np.arange(len(ctx.pool)), progress=ctx.progress,
                                             should_stop=ctx.should_stop)

@@ -26,7 +26,7 @@ import numpy as np
 from curation.errors import CurationError
 from curation.methods.base import Previous, Step, StepContext, check_choice, required_prefix, setting
 from curation.methods.budgets import Target, apportion
-from curation.methods.engine import TrainSettings
+from curation.methods.engines.base import TrainSettings
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class DiverseEvol:
                     components={"added_in_round": added})
 
     def _grow(self, ctx: StepContext, model: Any, previous: Previous, target: Target, iteration: int) -> Step:
-        from curation.diversity import kcenter
+        from curation.geometry.diversity import kcenter
 
         cfg: DiverseEvolConfig = ctx.config
         ctx.report(0, 3, f"embedding {len(ctx.pool)} samples with the round-{iteration - 1} model")

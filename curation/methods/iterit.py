@@ -3,7 +3,7 @@ select inside fine-tuning, once per epoch.
 
 Each epoch (= iteration): score IFD under the current model for a window of the stored order (everything at
 epoch 0, the top update_ratio x k afterwards; the rest keep stale scores), keep IFD < 1 as candidates, pick k
-greedily by IFD x TF-IDF response diversity with n-gram decay lambda (curation.methods.tfidf_greedy), then
+greedily by IFD x TF-IDF response diversity with n-gram decay lambda (curation.methods.kernels.tfidf_greedy), then
 train one epoch on the k picks. The budget is k, the per-epoch selection; the run's selection is the last
 epoch's. Unique samples trained over the run (<= E k) are reported.
 
@@ -30,8 +30,8 @@ import numpy as np
 from curation.errors import CurationError
 from curation.methods.base import Previous, Step, StepContext, check_choice, finish, picks_needed, setting
 from curation.methods.budgets import Target
-from curation.methods.engine import TrainSettings
-from curation.methods.tfidf_greedy import greedy_select, tfidf_matrix
+from curation.methods.engines.base import TrainSettings
+from curation.methods.kernels.tfidf_greedy import greedy_select, tfidf_matrix
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ import numpy as np
 from curation.errors import CurationError
 from curation.methods.base import Previous, Step, StepContext, check_choice, finish, required_prefix, setting
 from curation.methods.budgets import Target
-from curation.methods.clusters import pool_clusters
-from curation.methods.engine import TrainSettings
-from curation.methods.lp_scores import REGIONS, exact_quotas, interleave, lp1, lp1_app, reference_chunks
+from curation.methods.engines.base import TrainSettings
+from curation.methods.kernels.clusters import pool_clusters
+from curation.methods.kernels.lp_scores import REGIONS, exact_quotas, interleave, lp1, lp1_app, reference_chunks
 from curation.workspace.arrays import save_array
 
 
@@ -125,7 +125,7 @@ class LearningPercentage:
     def _trajectory(self, ctx: StepContext, cfg: LearningPercentageConfig) -> tuple[np.ndarray, dict, str]:
         """P_0..P_E per row: from the file, or by training the selector on every non-rejected sample."""
         if cfg.trajectories_file:
-            from curation.methods.lp_inputs import load_trajectories
+            from curation.methods.kernels.lp_inputs import load_trajectories
 
             return load_trajectories(cfg.trajectories_file, ctx.pool.ids, ctx.pool.records), {}, ""
         engine, rows = ctx.engine, np.flatnonzero(~ctx.constraints.excluded)

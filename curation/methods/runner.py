@@ -23,7 +23,7 @@ from curation.errors import Cancelled, CurationError
 from curation.methods import registry
 from curation.methods.base import COMPONENTS, Constraints, Pool, Previous, Progress, Step, StepContext
 from curation.methods.budgets import Budget, Target, parse_budget, resolve
-from curation.methods.engine import Engine, make_engine
+from curation.methods.engines.base import Engine, make_engine
 from curation.workspace import decisions, runs, samples
 from curation.workspace.arrays import atomic_write_text
 from curation.workspace.db import Workspace
@@ -183,7 +183,7 @@ def _persist(ws: Workspace, run_id: int, iteration: int, step: Step, ctx: StepCo
 
 def selection_metrics(ctx: StepContext, order: np.ndarray) -> dict[str, Any]:
     """Vendi (fixed reference embedder), size, tokens and mean response length of a selection."""
-    from curation.diversity import vendi_score
+    from curation.geometry.diversity import vendi_score
 
     chars = ctx.pool.response_chars[order]
     out: dict[str, Any] = {"n_selected": int(len(order)), "tokens": int(ctx.pool.tokens[order].sum()),

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from curation.errors import CurationError
-from curation.workspace.schema import MIGRATIONS, SCHEMA_VERSION
+from curation.workspace.tables import MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_WORKSPACE = "workspace"
 BUSY_TIMEOUT_S = 60.0

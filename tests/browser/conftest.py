@@ -68,7 +68,7 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
     """`streamlit run app.py` on a free loopback port with an empty workspace; torn down after the module."""
-    from curation import jobs
+    from curation.services import jobs
     from curation.workspace import Workspace
 
     root = tmp_path_factory.mktemp("app")

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from curation import dedup, dup_store
+from curation.geometry import dedup
+from curation.geometry import dedup_scan as dup_store
 from curation.workspace import Workspace, decisions, runs, samples
 
 from .streamlit_ui import by_key, go_to, main, open_app, press, screenshot, wait_for_run
@@ -200,6 +201,6 @@ def slider_value(slider) -> float:
 
 
 def _jobs(ws: Workspace, *kinds: str):
-    from curation import jobs
+    from curation.services import jobs
 
     return [j for j in jobs.list_jobs(ws) if j.kind in kinds]

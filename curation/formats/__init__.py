@@ -1,0 +1,1 @@
+"""Rows in and out: loaders, schemas, the importer, the exporter, the bundled pools."""

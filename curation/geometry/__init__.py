@@ -1,0 +1,1 @@
+"""Vectors and what is computed over them: embeddings, FAISS index, duplicates, K-Center, Vendi, maps."""

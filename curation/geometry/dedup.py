@@ -1,0 +1,267 @@
+"""Exact and near duplicates: one search pass, groups by connected components, a keeper per group.
+
+Exact duplicates are samples whose compared text is identical under `curation.records.normalise` (whole
+conversations that are identical were already merged at import: same content id; what is left is, e.g.,
+the same question with different answers). Near duplicates are pairs of embeddings with cosine >= a
+threshold. `scan` runs the search once at a floor threshold (exact all-pairs search, see
+`curation.geometry.index.similar_pairs`; IVF for pools over a million rows), so counts and groups for any
+threshold above the floor come from the same pairs, instantly (the app's slider).
+
+Groups are connected components of the pair graph at the chosen threshold (so A~B~C groups A and C even
+when A and C are less similar; each drop's reason gives its own cosine to the keeper). In each group one
+sample is kept by the keeper rule ("longest" response, "first" seen, highest "score"; ties go to the
+first seen); pinned and approved samples are never dropped and are preferred as keepers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from curation.errors import CurationError
+from curation.records import normalise
+
+KEEPERS = ("longest", "first", "score")
+METHODS = ("auto", "exact", "flat", "ivf")
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class ThresholdCount:
+    threshold: float
+    pairs: int  # pairs with similarity >= threshold
+    groups: int  # connected components with two or more samples
+    in_groups: int  # samples in those groups
+    dropped: int  # samples a dedup at this threshold would drop (in_groups - groups, before protection)
+
+
+@dataclass(frozen=True)
+class Drop:
+    row: int  # the dropped sample's row
+    keeper: int  # the row kept in its group
+    cosine: float  # similarity of the two (1.0 for exact duplicates without embeddings)
+    exact: bool  # identical compared text
+
+
+@dataclass(frozen=True)
+class Scan:
+    """All pairs at or above `floor` over `n` rows (i < j), plus which rows share an identical text."""
+
+    n: int
+    floor: float
+    i: np.ndarray  # int64
+    j: np.ndarray  # int64
+    sim: np.ndarray  # float32; exact-text pairs carry 1.0
+    text_group: np.ndarray  # int64 [n]: rows with equal normalised text share a value
+
+    def _mask(self, threshold: float) -> np.ndarray:
+        if threshold < self.floor - 1e-12:
+            raise CurationError(f"threshold {threshold} is below the scan's floor {self.floor}; scan again lower")
+        return self.sim >= threshold
+
+    def labels(self, threshold: float) -> np.ndarray:
+        """Component label of every row at `threshold` (singletons get their own label)."""
+        m = self._mask(threshold)
+        graph = coo_matrix((np.ones(int(m.sum()), np.int8), (self.i[m], self.j[m])), shape=(self.n, self.n))
+        return connected_components(graph, directed=False)[1]
+
+    def groups(self, threshold: float) -> list[np.ndarray]:
+        """Groups of two or more rows (each sorted), ordered by their first row."""
+        labels = self.labels(threshold)
+        order = np.argsort(labels, kind="stable")
+        bounds = np.flatnonzero(np.diff(labels[order])) + 1
+        out = [g for g in np.split(order, bounds) if len(g) > 1]
+        return sorted(out, key=lambda g: int(g[0]))
+
+    def preview(self, thresholds: Sequence[float]) -> list[ThresholdCount]:
+        out = []
+        for t in thresholds:
+            labels = self.labels(t)
+            sizes = np.bincount(labels)
+            grouped = sizes[sizes > 1]
+            out.append(ThresholdCount(float(t), int(self._mask(t).sum()), len(grouped), int(grouped.sum()),
+                                      int(grouped.sum() - len(grouped))))
+        return out
+
+
+def text_groups(texts: Sequence[str]) -> np.ndarray:
+    """Row -> id of its normalised text (equal ids: exact duplicates)."""
+    seen: dict[str, int] = {}
+    return np.array([seen.setdefault(normalise(t), len(seen)) for t in texts], dtype=np.int64)
+
+
+def scan(
+    X: np.ndarray | None,
+    texts: Sequence[str],
+    *,
+    floor: float = 0.85,
+    method: str = "auto",
+    active: np.ndarray | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Scan:
+    """One duplicate-search pass. X: unit-row embeddings of `texts` (None: exact duplicates only).
+
+    `active` (bool [n]) leaves rows out of every pair (e.g. samples already rejected).
+    """
+    n = len(texts)
+    groups_of = text_groups(texts)
+    i, j = _exact_pairs(groups_of)
+    sim = np.ones(len(i), dtype=np.float32)
+    if X is not None:
+        if len(X) != n:
+            raise CurationError(f"{len(X)} embeddings for {n} texts")
+        ni, nj, ns = near_pairs(X, floor, method=method, progress=progress, should_stop=should_stop)
+        i, j, sim = _merge(n, (i, j, sim), (ni, nj, ns))
+    if active is not None:
+        keep = np.asarray(active, bool)[i] & np.asarray(active, bool)[j]
+        i, j, sim = i[keep], j[keep], sim[keep]
+    return Scan(n=n, floor=float(floor), i=i, j=j, sim=sim, text_group=groups_of)
+
+
+def near_pairs(X: np.ndarray, threshold: float, *, method: str = "auto", approx_above: int = 1_000_000,
+               progress: Progress | None = None, should_stop: Callable[[], bool] | None = None):
+    """(i, j, cosine), i < j, of unit rows with cosine >= threshold.
+
+    "exact" (default below `approx_above` rows): blocked low-precision filter + float64 check, complete.
+    "flat": FAISS IndexFlatIP range search (exact, slower; the reference). "ivf": FAISS IVF (approximate).
+    """
+    from curation.geometry import index
+
+    if method not in METHODS:
+        raise CurationError(f"unknown search method {method!r}; use one of {', '.join(METHODS)}")
+    if method == "auto":
+        method = "exact" if len(X) <= approx_above else "ivf"
+    X = index.normalize(X)  # the error margins and FAISS's inner products assume unit rows
+    if method == "exact":
+        return index.similar_pairs(X, threshold, progress=progress, should_stop=should_stop)
+    kind = "flat" if method == "flat" else "ivf"
+    idx = index.build_index(X, index.IndexConfig(kind=kind))
+    r, c, s = index.range_search(X, idx, threshold, progress=progress, should_stop=should_stop)
+    upper = c > r
+    return r[upper], c[upper], s[upper]
+
+
+def plan(
+    scan_result: Scan,
+    threshold: float,
+    *,
+    X: np.ndarray | None = None,
+    keeper: str = "longest",
+    response_chars: np.ndarray | None = None,
+    scores: np.ndarray | None = None,
+    protected: np.ndarray | None = None,
+) -> list[Drop]:
+    """What a dedup at `threshold` drops, one `Drop` per sample, in row order."""
+    if keeper not in KEEPERS:
+        raise CurationError(f"unknown keeper rule {keeper!r}; use one of {', '.join(KEEPERS)}")
+    n = scan_result.n
+    rank = _keeper_rank(n, keeper, response_chars, scores)
+    protected = np.zeros(n, bool) if protected is None else np.asarray(protected, bool)
+    drops = []
+    for group in scan_result.groups(threshold):
+        shielded = group[protected[group]]
+        pool = shielded if len(shielded) else group
+        kept = int(pool[np.lexsort((pool, -rank[pool]))[0]])  # best rank, then first seen
+        for row in group:
+            if row == kept or protected[row]:
+                continue
+            exact = bool(scan_result.text_group[row] == scan_result.text_group[kept])
+            cosine = 1.0 if X is None else float(np.dot(X[row].astype(np.float64), X[kept].astype(np.float64)))
+            drops.append(Drop(row=int(row), keeper=kept, cosine=cosine, exact=exact))
+    return sorted(drops, key=lambda d: d.row)
+
+
+def reason(drop: Drop, keeper_id: str) -> str:
+    """The decision's reason, e.g. "near duplicate of 1a2b..., cosine 0.97"."""
+    if drop.exact:
+        return f"exact duplicate of {keeper_id}"
+    return f"near duplicate of {keeper_id}, cosine {drop.cosine:.2f}"
+
+
+def _keeper_rank(n: int, keeper: str, response_chars, scores) -> np.ndarray:
+    if keeper == "first":
+        return np.zeros(n)
+    values = response_chars if keeper == "longest" else scores
+    if values is None:
+        raise CurationError(f"keeper rule {keeper!r} needs {'response lengths' if keeper == 'longest' else 'scores'}")
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) != n:
+        raise CurationError(f"{len(values)} keeper values for {n} samples")
+    return np.where(np.isnan(values), -np.inf, values)
+
+
+def _exact_pairs(groups_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row paired with the first row of its text group (a star: enough for the components)."""
+    _, first = np.unique(groups_of, return_index=True)
+    head = first[groups_of]
+    rows = np.flatnonzero(head != np.arange(len(groups_of)))
+    return head[rows].astype(np.int64), rows.astype(np.int64)
+
+
+def _merge(n: int, *parts: tuple[np.ndarray, np.ndarray, np.ndarray]):
+    """Union of pair lists; a pair found twice keeps its highest similarity."""
+    i = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    j = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    s = np.concatenate([p[2] for p in parts]).astype(np.float32)
+    key = i * n + j
+    order = np.lexsort((-s, key))
+    key, i, j, s = key[order], i[order], j[order], s[order]
+    first = np.ones(len(key), bool)
+    first[1:] = key[1:] != key[:-1]
+    return i[first], j[first], s[first]
+
+
+# -- the workspace -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PoolScan:
+    ids: list[str]  # row order of the workspace
+    scan: Scan
+    X: np.ndarray | None  # the compared embeddings (None: exact duplicates only)
+    response_chars: np.ndarray
+    protected: np.ndarray  # pinned or approved: never dropped
+
+
+@dataclass(frozen=True)
+class Outcome:
+    drops: list[Drop]
+    dropped_ids: list[str]
+    reasons: list[str]
+    batch: str | None  # decision batch id (None on a dry run or when nothing is dropped)
+
+
+def scan_pool(ws, *, field: str = "prompt", floor: float = 0.85, method: str = "auto", near: bool = True,
+              embed_config=None, progress: Progress | None = None,
+              should_stop: Callable[[], bool] | None = None) -> PoolScan:
+    """Scan a workspace's pool (rejected samples left out). `near=False`: exact duplicates only, no model."""
+    from curation.geometry.embed import EmbedConfig, embed_pool, sample_text
+    from curation.workspace import samples
+
+    frame = samples.frame(ws)
+    texts = [sample_text(record, field) for _, record in samples.iter_records(ws)]
+    X = embed_pool(ws, embed_config or EmbedConfig(), field=field, progress=progress,
+                   should_stop=should_stop) if near else None
+    result = scan(X, texts, floor=floor, method=method, active=(frame["status"] != "rejected").to_numpy(),
+                  progress=progress, should_stop=should_stop)
+    protected = (frame["pinned"] | (frame["status"] == "approved")).to_numpy()
+    return PoolScan(ids=frame["id"].tolist(), scan=result, X=X,
+                    response_chars=frame["response_chars"].to_numpy(), protected=protected)
+
+
+def apply(ws, pool: PoolScan, threshold: float, *, keeper: str = "longest", scores: np.ndarray | None = None,
+          dry_run: bool = False) -> Outcome:
+    """Reject every non-keeper at `threshold`, one decision per sample with its reason (origin "dedup")."""
+    from curation.workspace import decisions
+
+    drops = plan(pool.scan, threshold, X=pool.X, keeper=keeper, response_chars=pool.response_chars,
+                 scores=scores, protected=pool.protected)
+    ids = [pool.ids[d.row] for d in drops]
+    reasons = [reason(d, pool.ids[d.keeper]) for d in drops]
+    batch = None
+    if ids and not dry_run:
+        batch = decisions.record(ws, ids, "reject", origin="dedup", reasons=reasons)
+    return Outcome(drops=drops, dropped_ids=ids, reasons=reasons, batch=batch)

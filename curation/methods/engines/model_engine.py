@@ -1,0 +1,134 @@
+"""The real engine: causal LMs through `curation.model`, sentence embeddings through `curation.geometry.embed`.
+
+Scores go through the workspace score cache (`curation.model.score_samples`), keyed by the model's weights:
+the base model's IFD is computed once and shared by IterIT's first epoch, static IFD, perplexity and DEITA.
+Checkpoints are workspace checkpoints (`curation.model.save_checkpoint`, LoRA adapters by default).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from curation.methods.engines.base import Progress, Scores, StopCheck, TrainSettings
+from curation.records import Record
+
+
+class _StopAfterEpoch(Exception):
+    """Ends training after the epochs asked for, leaving the schedule of the full run (LP1_app as released)."""
+
+
+class ModelEngine:
+    def __init__(self, ws: Any, records: list[Record], models: dict[str, str]):
+        from curation.geometry.embed import DEFAULT_MODEL as EMBEDDER
+        from curation.model import DEFAULT_MODEL
+
+        self.ws, self.records = ws, records
+        self.ids = [r.id for r in records]
+        self.models = {"engine": "model", **{k: v for k, v in models.items() if v}}
+        for role in ("target", "selector", "scorer"):
+            self.models.setdefault(role, DEFAULT_MODEL)
+        self.models.setdefault("embedder", EMBEDDER)
+        self.device = self.models.get("device") or None
+        self._reference: np.ndarray | None = None
+
+    def token_counts(self) -> np.ndarray:
+        """Tokens of prompt + response under the target model's tokenizer (for token budgets)."""
+        from transformers import AutoTokenizer
+
+        from curation.model.loading import resolve
+
+        _, location = resolve(self.models["target"])
+        tokenizer = AutoTokenizer.from_pretrained(location)
+        texts = [r.prompt + "\n" + r.response for r in self.records]
+        out = np.empty(len(texts), np.int64)
+        for s in range(0, len(texts), 1000):
+            enc = tokenizer(texts[s:s + 1000], add_special_tokens=False)["input_ids"]
+            out[s:s + len(enc)] = [len(x) for x in enc]
+        return out
+
+    def base(self, role: str) -> Any:
+        from curation.model import load_model
+
+        return load_model(self.models[role], device=self.device)
+
+    def train(self, model: Any, rows: np.ndarray, settings: TrainSettings, *, seed: int,
+              on_epoch_end: Callable[[int, Any], None] | None = None, progress: Progress | None = None,
+              should_stop: StopCheck | None = None) -> dict[str, float]:
+        from curation.model import TrainConfig, train
+
+        micro = max(1, min(8, settings.batch_size))
+        config = TrainConfig(epochs=settings.epochs, learning_rate=settings.learning_rate or None,
+                             warmup_ratio=settings.warmup_ratio, weight_decay=settings.weight_decay,
+                             batch_size=micro, grad_accum=math.ceil(settings.batch_size / micro),
+                             max_length=settings.max_length, lora=settings.lora)
+        stop_after = settings.stop_after_epochs
+
+        def epoch_end(epoch: int, lm: Any) -> None:
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, lm)
+            if stop_after and epoch + 1 >= stop_after:
+                raise _StopAfterEpoch
+
+        losses: list[float] = []
+
+        def report(done: int, total: int, message: str) -> None:
+            if "loss " in message:
+                losses.append(float(message.rsplit("loss ", 1)[1]))
+            if progress is not None:
+                progress(done, total, message)
+
+        try:
+            result = train(model, [self.records[int(r)] for r in rows], config=config, seed=seed,
+                           on_epoch_end=epoch_end, progress=report, should_stop=should_stop)
+            losses = result.losses
+        except _StopAfterEpoch:
+            pass
+        tail = losses[-max(1, len(losses) // 10):] if losses else []  # mean of the last tenth of the steps
+        return {"train_loss": float(np.mean(tail)) if tail else float("nan"), "steps": len(losses)}
+
+    def score(self, model: Any, rows: np.ndarray, *, direct: bool = True, max_length: int = 512,
+              progress: Progress | None = None, should_stop: StopCheck | None = None) -> Scores:
+        from curation.model import ScoreConfig, score_samples
+
+        ids = [self.ids[int(r)] for r in rows]
+        result = score_samples(self.ws, model, ids, config=ScoreConfig(max_length=max_length, ifd=direct),
+                               progress=progress, should_stop=should_stop)
+        nll = np.asarray(result.nll, np.float32)
+        nll_direct = np.asarray(result.nll_direct, np.float32) if direct else np.full(len(ids), np.nan, np.float32)
+        return Scores(nll=nll, nll_direct=nll_direct, ok=np.asarray(result.ok, bool),
+                      status=np.asarray(result.status).astype(str))
+
+    def embed(self, model: Any, rows: np.ndarray, *, pooling: str = "mean", max_length: int = 512,
+              progress: Progress | None = None, should_stop: StopCheck | None = None) -> np.ndarray:
+        from curation.model import embed_records
+
+        return embed_records(model, [self.records[int(r)] for r in rows], pooling=pooling,  # type: ignore[arg-type]
+                             max_length=max_length, progress=progress, should_stop=should_stop)
+
+    def save(self, model: Any, name: str) -> str:
+        from curation.model import save_checkpoint
+
+        save_checkpoint(self.ws, model, name)
+        return name
+
+    def load(self, name: str, role: str) -> Any:
+        from curation.model import load_checkpoint
+
+        return load_checkpoint(self.ws, name, device=self.device)
+
+    def has(self, name: str) -> bool:
+        return (self.ws.root / "checkpoints" / name / "checkpoint.json").exists()
+
+    def reference_embeddings(self, rows: np.ndarray, *, progress: Progress | None = None,
+                             should_stop: StopCheck | None = None) -> np.ndarray:
+        """The fixed sentence embedder (all-MiniLM-L6-v2 by default) over the whole pool, cached in the workspace."""
+        if self._reference is None:
+            from curation.geometry.embed import EmbedConfig, embed_pool
+
+            self._reference = embed_pool(self.ws, EmbedConfig(model=self.models["embedder"]), progress=progress,
+                                         should_stop=should_stop)
+        return self._reference[np.asarray(rows, np.int64)]

@@ -1,0 +1,50 @@
+"""k-means clusters over the reference sentence embeddings (all-MiniLM-L6-v2), the diversity guard of learning
+percentage and cluster-random (methods.md 3.2 step 1): KMeans(K, random_state=42, n_init="auto").
+
+K defaults to the paper's 1000, scaled down for small pools to one cluster per ~15 samples (Small2Large ran
+K = 1000 on Dolly's 15k rows, i.e. 15 per cluster); a 3,000-row pool gets 200 clusters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from curation.methods.base import StepContext
+from curation.workspace.arrays import load_array, save_array
+
+PAPER_K = 1000
+ROWS_PER_CLUSTER = 15
+
+
+def auto_k(n: int, requested: int = 0) -> int:
+    if requested > 0:
+        return min(requested, n)
+    return max(1, min(PAPER_K, round(n / ROWS_PER_CLUSTER)))
+
+
+def kmeans(X: np.ndarray, k: int, seed: int = 42) -> np.ndarray:
+    """Cluster ids int64 [N] (sklearn KMeans, k-means++ init, n_init="auto")."""
+    from sklearn.cluster import KMeans
+
+    if k <= 1:
+        return np.zeros(len(X), np.int64)
+    labels = KMeans(n_clusters=k, random_state=seed, n_init="auto").fit_predict(np.asarray(X, np.float32))
+    return labels.astype(np.int64)
+
+
+def pool_clusters(ctx: StepContext, requested: int = 0, seed: int = 42, clusters_file: str = "") -> np.ndarray:
+    """The pool's clusters: from `clusters_file` when given, else k-means, cached in the run's state folder."""
+    if clusters_file:
+        from curation.methods.kernels.lp_inputs import load_clusters
+
+        return load_clusters(clusters_file, ctx.pool.ids, ctx.pool.records)
+    k = auto_k(len(ctx.pool), requested)
+    path = ctx.state_dir / f"clusters_k{k}_s{seed}.npy"
+    if path.exists():
+        return load_array(path)
+    ctx.report(0, 1, f"clustering {len(ctx.pool)} samples into {k} clusters")
+    X = ctx.engine.reference_embeddings(np.arange(len(ctx.pool)), progress=ctx.progress,
+                                        should_stop=ctx.should_stop)
+    labels = kmeans(X, k, seed)
+    save_array(path, labels)
+    return labels

@@ -1,0 +1,1 @@
+"""What pages and the CLI call: the job queue and job functions, browsing, timelines, figures."""

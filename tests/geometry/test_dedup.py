@@ -1,0 +1,180 @@
+"""Duplicate groups, threshold previews and keeper rules against brute force; the sky-blue group on Dolly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from curation.errors import CurationError
+from curation.geometry import dedup, index
+from tests.shared_data import DOLLY
+
+
+def brute_components(n: int, X: np.ndarray, texts: list[str], threshold: float) -> list[set[int]]:
+    """Union-find over every pair with float64 cosine >= threshold or identical normalised text."""
+    from curation.records import normalise
+
+    parent = list(range(n))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    S = X.astype(np.float64) @ X.astype(np.float64).T
+    for a in range(n):
+        for b in range(a + 1, n):
+            if S[a, b] >= threshold or normalise(texts[a]) == normalise(texts[b]):
+                parent[find(a)] = find(b)
+    comps: dict[int, set[int]] = {}
+    for a in range(n):
+        comps.setdefault(find(a), set()).add(a)
+    return [c for c in comps.values() if len(c) > 1]
+
+
+def planted(n=400, d=32, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    for _ in range(40):
+        base, member = rng.integers(n, size=2)
+        X[member] = X[base] + rng.uniform(0.05, 0.7) * rng.standard_normal(d) / np.sqrt(d) * np.linalg.norm(X[base])
+    texts = [f"text {i}" for i in range(n)]
+    texts[7] = "  text   3 "  # an exact duplicate under normalisation, whatever the embedding says
+    return index.normalize(X), texts
+
+
+def test_groups_and_preview_equal_brute_force():
+    X, texts = planted()
+    result = dedup.scan(X, texts, floor=0.8)
+    for t in (0.8, 0.9, 0.95, 0.99):
+        expected = brute_components(len(X), X, texts, t)
+        got = [set(g.tolist()) for g in result.groups(t)]
+        assert sorted(map(sorted, got)) == sorted(map(sorted, expected))
+        count = result.preview([t])[0]
+        assert count.groups == len(expected)
+        assert count.in_groups == sum(len(c) for c in expected)
+        assert count.dropped == count.in_groups - count.groups
+    with pytest.raises(CurationError):
+        result.groups(0.7)  # below the floor: the pass did not look there
+
+
+def test_preview_is_monotone():
+    X, texts = planted(seed=1)
+    counts = dedup.scan(X, texts, floor=0.8).preview([0.8, 0.85, 0.9, 0.95, 1.0])
+    assert [c.pairs for c in counts] == sorted((c.pairs for c in counts), reverse=True)
+    assert [c.dropped for c in counts] == sorted((c.dropped for c in counts), reverse=True)
+
+
+def hand_scan():
+    # rows 0,1,2 near each other; 3,4 identical texts; 5 alone
+    X = index.normalize(np.array([[1, 0, 0], [1, 0.1, 0], [1, 0.2, 0.01], [0, 1, 0], [0, 1, 0], [0, 0, 1]]))
+    texts = ["a", "b", "c", "Why is the sky blue?", "why is the sky blue?", "e"]
+    texts[4] = "Why is  the sky blue? "
+    return X, dedup.scan(X, texts, floor=0.9)
+
+
+def test_keeper_rules():
+    X, result = hand_scan()
+    lengths = np.array([10, 30, 30, 5, 50, 1])
+    drops = dedup.plan(result, 0.95, X=X, keeper="longest", response_chars=lengths)
+    assert {d.row: d.keeper for d in drops} == {0: 1, 2: 1, 3: 4}  # ties (1, 2) go to the first seen
+    assert [d.exact for d in drops] == [False, False, True]
+    assert drops[0].cosine == pytest.approx(float(X[0] @ X[1]), abs=1e-6)
+    drops = dedup.plan(result, 0.95, keeper="first")
+    assert {d.row: d.keeper for d in drops} == {1: 0, 2: 0, 4: 3}
+    drops = dedup.plan(result, 0.95, keeper="score", scores=np.array([0.1, np.nan, 0.9, 0.5, 0.4, 0.0]))
+    assert {d.row: d.keeper for d in drops} == {0: 2, 1: 2, 4: 3}
+    with pytest.raises(CurationError):
+        dedup.plan(result, 0.95, keeper="score")
+
+
+def test_protected_samples_are_kept_and_preferred():
+    X, result = hand_scan()
+    protected = np.array([True, False, True, False, False, False])
+    drops = dedup.plan(result, 0.95, keeper="longest", response_chars=np.array([1, 99, 2, 1, 1, 1]),
+                       protected=protected)
+    assert {d.row: d.keeper for d in drops} == {1: 2, 4: 3}
+
+
+def test_reasons():
+    drop = dedup.Drop(row=1, keeper=0, cosine=0.9712, exact=False)
+    assert dedup.reason(drop, "abc") == "near duplicate of abc, cosine 0.97"
+    assert dedup.reason(dedup.Drop(1, 0, 1.0, True), "abc") == "exact duplicate of abc"
+
+
+def test_exact_only_and_inactive_rows():
+    texts = ["x", " x", "y", "x  ", "z"]
+    result = dedup.scan(None, texts)
+    assert [g.tolist() for g in result.groups(1.0)] == [[0, 1, 3]]
+    result = dedup.scan(None, texts, active=np.array([True, False, True, True, True]))
+    assert [g.tolist() for g in result.groups(1.0)] == [[0, 3]]
+
+
+@pytest.mark.parametrize("method", ["exact", "flat", "ivf"])
+def test_search_methods_agree(method):
+    X, _ = planted(n=2000, d=32, seed=3)
+    i, j, _ = dedup.near_pairs(X, 0.9, method=method)
+    ref = set(zip(*[a.tolist() for a in dedup.near_pairs(X, 0.9, method="exact")[:2]]))
+    got = set(zip(i.tolist(), j.tolist()))
+    if method == "ivf":
+        assert len(got & ref) / len(ref) >= 0.9 and got <= ref
+    else:
+        assert got == ref
+
+
+@pytest.mark.slow
+def test_dolly_sky_blue_group_in_a_workspace(ws, tmp_path):
+    """Real data, real model: a Dolly slice holding the eight "Why is the sky blue?" rows."""
+    from curation.formats.importer import import_source
+    from curation.workspace import decisions, samples
+
+    lines = DOLLY.read_text(encoding="utf-8").splitlines()
+    sky = [ln for ln in lines if json.loads(ln)["instruction"] == "Why is the sky blue?"]
+    assert len(sky) == 8
+    subset = tmp_path / "dolly-slice.jsonl"
+    subset.write_text("\n".join([ln for ln in lines[:250] if ln not in sky] + sky) + "\n", encoding="utf-8")
+    import_source(ws, subset)
+    ids = samples.ids(ws)
+    pool = dedup.scan_pool(ws, floor=0.85)
+    counts = pool.scan.preview([0.85, 0.95, 1.0])
+    assert counts[0].dropped >= counts[1].dropped >= counts[2].dropped >= 6
+    sky_ids = {ids[r] for r in range(len(ids)) if samples.get(ws, ids[r]).prompt == "Why is the sky blue?"}
+    groups = [{ids[r] for r in g} for g in pool.scan.groups(0.95)]
+    assert sky_ids in groups
+    outcome = dedup.apply(ws, pool, 0.95, keeper="longest")
+    keeper = max(sky_ids, key=lambda s: len(samples.get(ws, s).response))
+    rejected = {s for s in sky_ids if decisions.state(ws, s).status == "rejected"}
+    assert rejected == sky_ids - {keeper}
+    assert all(decisions.state(ws, s).reason == f"exact duplicate of {keeper}" for s in rejected)
+    assert all(decisions.state(ws, s).origin == "dedup" for s in rejected)
+    assert len(outcome.dropped_ids) == counts[1].dropped
+    # a second run finds nothing new to drop: rejected samples are out of the scan
+    again = dedup.apply(ws, dedup.scan_pool(ws, floor=0.95), 0.95)
+    assert again.dropped_ids == []
+
+
+def test_cli_exact_only_dry_run_then_apply(ws, tmp_path, capsys):
+    from curation.cli import main
+    from curation.formats.importer import import_source
+    from curation.workspace import decisions
+
+    rows = [{"instruction": "Why is the sky blue?", "input": "", "output": "Rayleigh scattering."},
+            {"instruction": "why is the sky  blue?", "input": "", "output": "Because of scattering, mostly."},
+            {"instruction": "Why is the sky blue?", "input": "", "output": "Short."},
+            {"instruction": "Name a colour.", "input": "", "output": "Red."}]
+    src = tmp_path / "rows.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    import_source(ws, src)
+    root = str(ws.root)
+    assert main(["-w", root, "dedup", "--exact-only", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would reject 1 samples" in out  # "why is the sky  blue?" differs in case: not an exact duplicate
+    assert decisions.counts(ws)["rejected"] == 0
+    assert main(["-w", root, "dedup", "--exact-only", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["dropped"]) == 1 and report["dropped"][0]["reason"].startswith("exact duplicate of ")
+    assert decisions.counts(ws)["rejected"] == 1
+    assert main(["-w", root, "dedup", "--threshold", "1.5"]) == 2

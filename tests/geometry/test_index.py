@@ -1,0 +1,111 @@
+"""Similarity search against brute force: the exact all-pairs search, FAISS k-NN / range search, IVF recall."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from curation.errors import CurationError
+from curation.geometry import index
+
+
+def planted(n: int = 1500, d: int = 48, seed: int = 0) -> np.ndarray:
+    """Unit vectors with near-duplicate families at graded similarities (0.8 .. 0.999) and exact copies."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    for _ in range(60):
+        base = rng.integers(n)
+        for m in rng.choice(n, 4, replace=False):
+            noise = rng.uniform(0.03, 0.8)
+            X[m] = X[base] + noise * rng.standard_normal(d) / np.sqrt(d) * np.linalg.norm(X[base])
+    X[:20] = X[20:40]  # exact duplicates
+    return index.normalize(X)
+
+
+def brute_pairs(X: np.ndarray, threshold: float) -> set[tuple[int, int]]:
+    S = X.astype(np.float64) @ X.astype(np.float64).T
+    i, j = np.nonzero(np.triu(S >= threshold, k=1))
+    return set(zip(i.tolist(), j.tolist()))
+
+
+@pytest.mark.parametrize("threshold", [0.8, 0.9, 0.95, 0.99, 0.999])
+def test_similar_pairs_equal_brute_force(threshold):
+    X = planted()
+    i, j, s = index.similar_pairs(X, threshold, block_mb=1)  # tiny blocks: many block boundaries
+    found = set(zip(i.tolist(), j.tolist()))
+    assert found == brute_pairs(X, threshold)
+    assert (i < j).all() and (s >= threshold).all()
+    S = X.astype(np.float64) @ X.astype(np.float64).T
+    np.testing.assert_allclose(s, S[i, j], atol=1e-6)
+
+
+def test_similar_pairs_at_the_boundary_and_low_thresholds():
+    """A threshold placed exactly at a pair's similarity keeps that pair (>=), and low or negative
+    thresholds (where the int16 shortcut does not apply) are still exact."""
+    X = planted(400, 32, seed=1)
+    S = X.astype(np.float64) @ X.astype(np.float64).T
+    target = float(np.sort(S[np.triu_indices(len(X), 1)])[-50])
+    found = set(zip(*[a.tolist() for a in index.similar_pairs(X, target)[:2]]))
+    assert found == brute_pairs(X, target)
+    for t in (0.2, -0.1):
+        found = set(zip(*[a.tolist() for a in index.similar_pairs(X, t, block_mb=1)[:2]]))
+        assert found == brute_pairs(X, t)
+
+
+def test_similar_pairs_fp32_path(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(index, "_low_precision", lambda dev: torch.float32)
+    X = planted(600, 32, seed=2)
+    found = set(zip(*[a.tolist() for a in index.similar_pairs(X, 0.9)[:2]]))
+    assert found == brute_pairs(X, 0.9)
+
+
+def test_int16_threshold_bits_are_a_lower_bound():
+    import torch
+
+    for dtype in (torch.bfloat16, torch.float16):
+        for value in (0.5, 0.9437, 0.95, 0.987654):
+            bits = index._as_int16_bits(value, dtype)
+            as_float = float(torch.tensor(bits, dtype=torch.int16).view(dtype))
+            assert as_float <= value
+            above = float(torch.tensor(bits + 1, dtype=torch.int16).view(dtype))
+            assert above > value
+
+
+def test_knn_and_range_search_equal_brute_force():
+    X = planted(800, 32, seed=3)
+    S = X.astype(np.float64) @ X.astype(np.float64).T
+    D, _ = index.knn(X[:100], X, 5, chunk=37)
+    np.testing.assert_allclose(D, np.sort(S[:100], axis=1)[:, ::-1][:, :5], atol=1e-5)
+    r, c, s = index.range_search(X, index.build_index(X, index.IndexConfig(kind="flat")), 0.9, chunk=111)
+    upper = c > r
+    assert set(zip(r[upper].tolist(), c[upper].tolist())) == brute_pairs(X, 0.9)
+
+
+def test_l2_knn():
+    X = np.random.default_rng(4).standard_normal((300, 16)).astype(np.float32)
+    _, ids = index.knn(X, X[:10], 1, metric="l2")
+    ref = ((X[:, None, :].astype(np.float64) - X[None, :10, :]) ** 2).sum(-1)
+    np.testing.assert_array_equal(ids[:, 0], ref.argmin(axis=1))
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_approximate_indexes_find_planted_neighbours(kind):
+    X = planted(3000, 32, seed=5)
+    idx = index.build_index(X, index.IndexConfig(kind=kind, nprobe=8))
+    D, ids = index.knn(X, idx, 2)
+    S = X.astype(np.float64) @ X.astype(np.float64).T
+    np.fill_diagonal(S, -2)
+    exact_nn = S.max(axis=1)
+    close = exact_nn >= 0.95
+    got = np.where(ids[:, 0] == np.arange(len(X)), D[:, 1], D[:, 0])
+    recall = np.mean(got[close] >= exact_nn[close] - 1e-5)
+    assert recall >= 0.95
+
+
+def test_normalize_rejects_zero_rows():
+    with pytest.raises(CurationError):
+        index.normalize(np.zeros((2, 3)))
+    with pytest.raises(CurationError):
+        index.build_index(np.ones((5, 3), np.float32), index.IndexConfig(kind="annoy"))

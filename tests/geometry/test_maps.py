@@ -1,0 +1,122 @@
+"""2-D maps: PCA for tiny pools, UMAP that keeps neighbourhoods, cancellation between epochs, the workspace cache,
+and the map job end to end with the real embedder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from curation.errors import Cancelled, CurationError
+from curation.formats import importer
+from curation.geometry import maps
+from curation.geometry.embed_cache import text_keys
+from curation.services import jobs
+from curation.workspace import samples
+from tests.shared_data import DOLLY, write_jsonl_head
+
+
+def clustered(n_clusters: int = 8, per: int = 50, dim: int = 64, spread: float = 0.35, seed: int = 0):
+    """Unit vectors around random centres: (X float32, labels)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_clusters, dim))
+    labels = np.repeat(np.arange(n_clusters), per)
+    X = centres[labels] / np.sqrt(dim) + spread * rng.normal(size=(len(labels), dim)) / np.sqrt(dim)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X.astype(np.float32), labels
+
+
+def neighbours(Y: np.ndarray, k: int) -> np.ndarray:
+    d = ((Y[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    return np.argsort(d, axis=1)[:, :k]
+
+
+def test_tiny_pools_get_a_pca_map_equal_to_sklearns():
+    from sklearn.decomposition import PCA
+
+    X, _ = clustered(n_clusters=2, per=5, dim=16)
+    coords, method = maps.layout(X)
+    assert method == "pca" and coords.shape == (10, 2) and coords.dtype == np.float32
+    reference = PCA(n_components=2).fit_transform(X / np.linalg.norm(X, axis=1, keepdims=True))
+    for c in range(2):  # principal axes are defined up to sign
+        sign = np.sign(np.dot(coords[:, c], reference[:, c]))
+        np.testing.assert_allclose(coords[:, c] * sign, reference[:, c], atol=1e-5)
+    assert maps.pca_2d(X[:1]).tolist() == [[0.0, 0.0]]
+    with pytest.raises(CurationError, match="at least"):
+        maps.layout(X, maps.MapConfig(method="umap"))
+
+
+@pytest.mark.slow
+def test_umap_keeps_clusters_and_neighbourhoods_and_stops_between_epochs():
+    X, labels = clustered()
+    reports = []
+    coords = maps.umap_2d(X, maps.MapConfig(n_epochs=100), progress=lambda d, t, m: reports.append((d, t, m)))
+    assert coords.shape == (len(X), 2) and np.isfinite(coords).all()
+    near = neighbours(coords, 10)
+    same_cluster = (labels[near] == labels[:, None]).mean()
+    assert same_cluster > 0.95  # regions of the map are the clusters of the input
+    input_near = neighbours(X, 15)
+    keep = np.mean([len(set(near[i]) & set(input_near[i])) / 10 for i in range(len(X))])
+    shuffled = np.random.default_rng(1).permutation(len(X))
+    chance = np.mean([len(set(near[shuffled][i]) & set(input_near[i])) / 10 for i in range(len(X))])
+    assert keep > 0.4 and keep > 5 * chance  # input neighbours stay neighbours (perf notes: ~0.48 on real data)
+    assert reports[-1][0] == reports[-1][1] == 100 and "epoch" in reports[-1][2]
+
+    calls = {"n": 0}
+
+    def stop_after_ten() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 10
+
+    with pytest.raises(Cancelled):
+        maps.umap_2d(X, maps.MapConfig(n_epochs=200), should_stop=stop_after_ten)
+    import umap.layouts
+
+    assert umap.layouts.tqdm.__name__ != "tracked"  # the epoch hook is removed again, even after a cancel
+
+
+def test_build_caches_per_embedding_pool_and_settings(ws, monkeypatch):
+    X, _ = clustered(n_clusters=3, per=10, dim=16)
+    ids = [f"{i:016x}" for i in range(len(X))]
+    keys = text_keys(ids)
+    calls = []
+    real_layout = maps.layout
+    monkeypatch.setattr(maps, "layout", lambda *a, **k: calls.append(1) or real_layout(*a, **k))
+    config = maps.MapConfig(method="pca")
+    first = maps.build(ws, X, ids=ids, text_keys=keys, source="model-a/text", config=config)
+    second = maps.build(ws, X, ids=ids, text_keys=keys, source="model-a/text", config=config)
+    assert len(calls) == 1  # the second call is a cache hit
+    assert second.key == first.key
+    np.testing.assert_array_equal(second.coords, first.coords)
+    np.testing.assert_array_equal(second.clusters, first.clusters)
+    np.testing.assert_array_equal(second.text_keys, keys)
+    assert maps.load(ws, first.key).meta["n"] == len(X)
+
+    other_model = maps.build(ws, X, ids=ids, text_keys=keys, source="model-b/text", config=config)
+    preview = maps.build(ws, X, ids=ids, text_keys=keys, source="model-a/text",
+                         config=maps.MapConfig(method="pca", preview=True))
+    reordered = maps.build(ws, X[::-1], ids=ids[::-1], text_keys=keys[::-1], source="model-a/text", config=config)
+    assert len(calls) == 4 and len({first.key, other_model.key, preview.key, reordered.key}) == 4
+    assert maps.current(ws, ids).key == other_model.key  # newest full map of this pool wins over the preview
+    assert maps.current(ws, ids[:-1]) is None  # another pool: no map
+    with pytest.raises(CurationError, match="embeddings"):
+        maps.build(ws, X[:-1], ids=ids, text_keys=keys, source="s", config=config)
+
+
+@pytest.mark.slow
+def test_the_map_job_embeds_lays_out_and_reuses_its_cache(ws):
+    from curation.geometry.embed import EmbedConfig, embed_pool
+
+    importer.import_source(ws, str(write_jsonl_head(DOLLY, ws.root.parent / "dolly-40.jsonl", 40)))
+    job = jobs.get(ws, jobs.submit(ws, "umap", {"field": "text", "map": {"preview": True}}))
+    jobs.run_pending(ws)
+    job = jobs.get(ws, job.job_id)
+    assert job.status == "done", job.error
+    assert job.result["rows"] == 40 and job.result["method"] == "umap" and job.result["preview"]
+    pool_map = maps.current(ws, samples.ids(ws))
+    assert pool_map is not None and pool_map.key == job.result["key"] and pool_map.coords.shape == (40, 2)
+    X = embed_pool(ws, EmbedConfig())  # all cached: the same vectors the map was drawn from
+    np.testing.assert_array_equal(maps.embeddings(ws, pool_map), X)
+    assert maps.embedded_share(ws, pool_map.text_keys) == 1.0
+    again = maps.pool_map(ws, config=maps.MapConfig(preview=True))
+    assert again.key == pool_map.key and again.meta["created"] == pool_map.meta["created"]

@@ -1,0 +1,59 @@
+"""Schema migrations: an older workspace opens, is migrated in place, and keeps every row and decision."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from curation.formats import importer
+from curation.errors import CurationError
+from curation.workspace import Workspace, decisions, samples
+from curation.workspace.db import _statements
+from curation.workspace.tables import MIGRATIONS, SCHEMA_VERSION
+from tests.shared_data import DOLLY, write_jsonl_head
+
+
+def write_version_1(path) -> None:
+    """The database as version 1 of the schema left it."""
+    conn = sqlite3.connect(path)
+    for statement in _statements(MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+
+def test_an_old_workspace_is_migrated_and_keeps_its_data(tmp_path):
+    fresh = Workspace(tmp_path / "new")
+    db_name = fresh.db_path.name
+    fresh.close()
+    root = tmp_path / "old"
+    root.mkdir()
+    write_version_1(root / db_name)
+
+    ws = Workspace(root)  # opening migrates
+    assert ws.schema_version == SCHEMA_VERSION >= 2
+    names = {r[0] for r in ws.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"samples_response_chars", "samples_response_chars_desc"} <= names
+    importer.import_source(ws, write_jsonl_head(DOLLY, tmp_path / "d.jsonl", 50))
+    first = samples.ids(ws)[0]
+    decisions.record(ws, [first], "approve")
+    ws.close()
+    again = Workspace(root)  # a second open is a no-op
+    assert again.schema_version == SCHEMA_VERSION
+    assert samples.count(again) == 50 and decisions.state(again, first).status == "approved"
+    plan = again.query("EXPLAIN QUERY PLAN SELECT id FROM samples s ORDER BY s.response_chars DESC, s.rowid LIMIT 50")
+    assert "USING INDEX samples_response_chars_desc" in " ".join(str(tuple(r)) for r in plan)
+
+
+def test_a_newer_workspace_is_refused(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    path = ws.db_path
+    ws.close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(CurationError, match="newer than this curation"):
+        Workspace(tmp_path / "ws")
