@@ -9,7 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from curation.workspace import decisions
-from pages._common import job_card, md, start_worker, watch_finished_jobs, workspace
+from pages._common import md, start_worker, workspace
+from pages._job_panel import job_card, watch_finished_jobs
 
 st.set_page_config(page_title="curation", page_icon="🗂️", layout="wide")  # an emoji: drawn locally
 

@@ -11,15 +11,14 @@ from pathlib import Path
 import streamlit as st
 
 from curation.geometry import dedup_scan as dup_store
-from curation.services import browse
+from curation.services import browse, duplicates_view, filter_form, map_selection
 from curation.workspace import Workspace
 
 DATA_FILTER = "data_filter"        # the Data page's current Filter (Review can use it as its queue)
-MAP_SELECTION = "selection_ids"    # ids chosen on the Explore map (a lasso or box), written by that page
+MAP_SELECTION = map_selection.SELECTION  # ids chosen on the Explore map (a lasso or box), written by that page
 DUPLICATE_GROUP = "duplicate_group_ids"  # ids of the near-duplicate group open on the Duplicates page
 # id sets other pages publish in the session, offered as "only these" filters
 ID_SETS = ((MAP_SELECTION, "the map selection"), (DUPLICATE_GROUP, "the duplicate group"))
-_PINNED = {"any": None, "pinned": True, "not pinned": False}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -29,23 +28,13 @@ def _choices(_ws: Workspace, root: str, version: tuple) -> tuple:
             browse.run_choices(_ws))
 
 
-def _run_options(runs: list) -> tuple[list[tuple], dict[int, list[int]]]:
-    """(kind, run_id) choices for the selection filter, and each run's completed iterations."""
-    options: list[tuple] = [("all", None)]
-    if runs:
-        options += [("any", None), ("not_any", None)]
-        for run_id, _, _ in runs:
-            options += [("in", run_id), ("not_in", run_id)]
-    return options, {run_id: its for run_id, _, its in runs}
-
-
 def _near_duplicate_ids(ws: Workspace, col, key: str) -> list[str] | None:
     """A checkbox for "in a near-duplicate group" at the Duplicates page's threshold (None: not filtering)."""
     saved = dup_store.load(ws)
     if saved is None:
         col.caption("Near-duplicate groups: scan on the Duplicates page first.")
         return None
-    threshold = float(st.session_state.get(f"dup_threshold_{round(saved.floor * 1000)}", max(saved.floor, 0.95)))
+    threshold = duplicates_view.threshold_in(st.session_state, saved.floor)
     if not col.checkbox(f"Only near-duplicate groups (cosine ≥ {threshold:.3f})", key=f"{key}_near",
                         persist_state="session", help="From the last scan on the Duplicates page, at its slider's "
                                                       "threshold; rejected samples are left out."):
@@ -72,13 +61,11 @@ def filter_controls(ws: Workspace, *, key: str, default_statuses: tuple[str, ...
             length = st.slider("Response length (characters)", lo, hi, (lo, hi), key=f"{key}_len_{lo}_{hi}",
                                persist_state="session")
         run_col, it_col, pin_col = st.columns(3)
-        options, iterations = _run_options(runs)
+        options, iterations = filter_form.run_options(runs)
         labels = {run_id: label for run_id, label, _ in runs}
-        names = {"all": "any sample", "any": "selected by any run", "not_any": "not selected by any run",
-                 "in": "selected by {}", "not_in": "not selected by {}"}
         run_choice = run_col.selectbox(
             "Run selection", options, key=f"{key}_run", persist_state="session",
-            format_func=lambda o: names[o[0]].format(labels.get(o[1], "")),
+            format_func=lambda o: filter_form.run_option_label(o, labels),
             help="Samples a selection run picked (or did not pick)." if iterations else
                  "No run has completed an iteration yet (runs are started on the Select page).")
         iteration = None
@@ -86,7 +73,7 @@ def filter_controls(ws: Workspace, *, key: str, default_statuses: tuple[str, ...
             its = iterations.get(run_choice[1], [])
             iteration = it_col.selectbox("Iteration", [None, *its], key=f"{key}_iteration_{run_choice[1]}",
                                          format_func=lambda i: "last" if i is None else str(i))
-        pinned = pin_col.selectbox("Pinned", list(_PINNED), key=f"{key}_pinned", persist_state="session")
+        pinned = pin_col.selectbox("Pinned", list(filter_form.PINNED), key=f"{key}_pinned", persist_state="session")
         decided_col, dup_col, map_col = st.columns(3)
         decided_by = decided_col.multiselect("Decided by", origins, key=f"{key}_origin",
                                              persist_state="session", placeholder="anyone",
@@ -94,22 +81,11 @@ def filter_controls(ws: Workspace, *, key: str, default_statuses: tuple[str, ...
         exact = dup_col.checkbox("Only exact duplicates (seen more than once)", key=f"{key}_exact",
                                  persist_state="session")
         near_ids = _near_duplicate_ids(ws, dup_col, key)
-        # near-duplicate groups live in the Duplicates page's scan (curation.geometry.dedup keeps none in the
-        # workspace):
-        # that page publishes the open group's ids under DUPLICATE_GROUP, the Explore map its lasso
-        chosen_ids: set[str] | None = None
-        for session_key, label in ID_SETS:
-            ids = st.session_state.get(session_key) or []
-            if ids and map_col.checkbox(f"Only {label} ({len(ids):,})", key=f"{key}_{session_key}"):
-                chosen_ids = set(ids) if chosen_ids is None else chosen_ids & set(ids)
-    if near_ids is not None:
-        chosen_ids = set(near_ids) if chosen_ids is None else chosen_ids & set(near_ids)
-    kind, run_id = run_choice
-    return browse.Filter(
-        text=text, sources=tuple(chosen_sources), statuses=tuple(statuses),
-        min_response_chars=length[0] if length[0] > lo else None,
-        max_response_chars=length[1] if length[1] < hi else None,
-        pinned=_PINNED[pinned], decided_by=tuple(decided_by), exact_duplicates=exact,
-        run_id=run_id, iteration=iteration, in_selection=kind in ("in", "any"),
-        any_run=kind in ("any", "not_any"),
-        ids=None if chosen_ids is None else tuple(sorted(chosen_ids)))
+        # id sets other pages publish (the Explore map's lasso, the open duplicate group), ticked here
+        published = [st.session_state.get(session_key) or [] for session_key, _ in ID_SETS]
+        ticked = [ids if ids and map_col.checkbox(f"Only {label} ({len(ids):,})", key=f"{key}_{session_key}")
+                  else None for ids, (session_key, label) in zip(published, ID_SETS)]
+    return filter_form.build_filter(
+        text=text, sources=chosen_sources, statuses=statuses, length=length, bounds=(lo, hi), pinned=pinned,
+        decided_by=decided_by, exact=exact, run=run_choice, iteration=iteration,
+        ids=filter_form.intersect([*ticked, near_ids]))

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import re
-import time
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from curation.formats import importer, loaders, schemas
+from curation.formats import importer
 from curation.formats import preview as import_preview
+from curation.services import import_view as view
 from curation.services import jobs
 from curation.workspace import Workspace
 from curation.workspace.arrays import atomic_write_bytes
-from pages._common import job_card, md, shown_errors, submit
+from pages._common import md, shown_errors, submit
+from pages._job_panel import job_card
 
 IMPORT_JOB = "import_job"  # session key: the import this session started (its progress and report show)
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -26,19 +24,9 @@ def _preview(source: str, schema: str | None, split: str, stamp: tuple) -> impor
     return import_preview.preview(source, schema=schema, hub_split=split)
 
 
-def _stamp(source: str) -> tuple:
-    """Cache key part that changes when a file changes (hub names: never)."""
-    try:
-        st_ = os.stat(source)
-        return (st_.st_mtime_ns, st_.st_size)
-    except OSError:
-        return ()
-
-
 def save_upload(ws: Workspace, uploaded) -> Path:
     """Keep an uploaded file in the workspace (the worker imports it from there); written once per upload."""
-    safe = _UNSAFE_NAME.sub("_", Path(uploaded.name).name).strip("._") or "upload.jsonl"
-    path = ws.path("uploads", safe)
+    path = ws.path("uploads", view.safe_upload_name(uploaded.name))
     if st.session_state.get("_saved_upload") != (uploaded.file_id, str(path)) or not path.exists():
         atomic_write_bytes(path, uploaded.getvalue())
         st.session_state["_saved_upload"] = (uploaded.file_id, str(path))
@@ -55,27 +43,23 @@ def start_import(ws: Workspace, source: str, *, schema: str | None = None, stric
 def preview_and_import(ws: Workspace, source: str, *, key: str, split: str = "train") -> None:
     """Schema preview of `source` (detected schema, override, first rows, problems) and an Import button."""
     with shown_errors(OSError):
-        detected = _preview(source, None, split, _stamp(source))
-        choices = ["detected"] + list(schemas.SCHEMAS)
-        label = f"detected: {detected.detected}" if detected.detected else "detected: none fits"
-        choice = st.selectbox("Schema", choices, key=f"{key}_schema",
-                              format_func=lambda c: label if c == "detected" else c,
+        detected = _preview(source, None, split, view.source_stamp(source))
+        choice = st.selectbox("Schema", view.schema_choices(), key=f"{key}_schema",
+                              format_func=lambda c: view.schema_label(c, detected.detected),
                               help="Override when detection picks the wrong schema.")
-        schema = None if choice == "detected" else choice
-        pv = detected if schema is None else _preview(source, schema, split, _stamp(source))
+        schema = view.chosen_schema(choice)
+        pv = detected if schema is None else _preview(source, schema, split, view.source_stamp(source))
         st.caption(f"Format **{pv.fmt}**, fields: {md(', '.join(pv.fields) or 'none')}; "
                    f"{pv.scanned} rows scanned for the preview.")
         if pv.detect_error and schema is None:
             st.warning(md(pv.detect_error), icon=":material/help:")
         if pv.converted:
             rows = pd.DataFrame(pv.converted)
-            columns = ["line", "instruction", "response"]
-            columns += [c for c in ("input", "system") if rows[c].astype(bool).any()]
-            columns += ["turns"] if (rows["turns"] > 1).any() else []
-            st.dataframe(rows, hide_index=True, key=f"{key}_converted", column_order=columns, column_config={
-                "line": st.column_config.NumberColumn(width="small"),
-                "turns": st.column_config.NumberColumn(width="small"),
-                **{c: st.column_config.TextColumn(width="medium") for c in ("instruction", "response", "input")}})
+            widths = {"line": st.column_config.NumberColumn(width="small"),
+                      "turns": st.column_config.NumberColumn(width="small"),
+                      **{c: st.column_config.TextColumn(width="medium") for c in ("instruction", "response", "input")}}
+            st.dataframe(rows, hide_index=True, key=f"{key}_converted", column_order=view.preview_columns(rows),
+                         column_config=widths)
         with st.expander("Raw rows as read"):
             st.dataframe(pd.DataFrame(pv.raw), hide_index=True)
         if pv.problems:
@@ -114,25 +98,16 @@ def _live_status(ws: Workspace, job_id: int) -> None:
 
 def report(imp: dict) -> None:
     """One import's report: counts, problems by kind, the first problems with file:line."""
-    cols = st.columns(5)
-    for col, (label, value) in zip(cols, (("Rows read", imp["rows_read"]), ("Valid", imp["rows_imported"]),
-                                          ("New samples", imp["new_samples"]),
-                                          ("Duplicates", imp["duplicates"]), ("Skipped", imp["skipped"]))):
-        col.metric(label, f"{value:,}")
-    problems = imp["problems"]
+    for col, (label, value) in zip(st.columns(5), view.report_tiles(imp)):
+        col.metric(label, value)
     if not imp["skipped"]:
         st.caption("No problems: every row was imported.")
         return
-    counts = problems.get("counts", {})
-    st.dataframe(pd.DataFrame([{"problem": k, "rows": v, "meaning": loaders.PROBLEM_KINDS.get(k, "")}
-                               for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]),
-                 hide_index=True, key=f"problem_counts_{imp['import_id']}")
-    first = problems.get("first", [])
-    if first:
+    st.dataframe(view.problem_counts(imp), hide_index=True, key=f"problem_counts_{imp['import_id']}")
+    first = view.first_problems(imp)
+    if len(first):
         st.caption(f"First {len(first)} problem(s), located by file and line:")
-        st.dataframe(pd.DataFrame([{"where": f"{Path(p['source']).name}:{p['line']}", "problem": p["kind"],
-                                    "message": p["message"]} for p in first]),
-                     hide_index=True, key=f"problems_{imp['import_id']}")
+        st.dataframe(first, hide_index=True, key=f"problems_{imp['import_id']}")
 
 
 def past_imports(ws: Workspace) -> None:
@@ -140,12 +115,8 @@ def past_imports(ws: Workspace) -> None:
     if not imports:
         return
     st.subheader("Imports")
-    st.dataframe(pd.DataFrame([{
-        "import": imp["import_id"], "source": imp["source"], "schema": imp["schema"],
-        "rows read": imp["rows_read"], "new samples": imp["new_samples"], "duplicates": imp["duplicates"],
-        "skipped": imp["skipped"], "when": time.strftime("%Y-%m-%d %H:%M", time.localtime(imp["created"])),
-    } for imp in reversed(imports)]), hide_index=True, key="imports_table")
+    st.dataframe(view.imports_table(imports), hide_index=True, key="imports_table")
     by_id = {imp["import_id"]: imp for imp in imports}
     chosen = st.selectbox("Report of import", list(reversed(by_id)), key="report_of",
-                          format_func=lambda i: f"#{i}: {Path(by_id[i]['source']).name}")
+                          format_func=lambda i: view.import_label(by_id[i]))
     report(by_id[chosen])

@@ -12,10 +12,41 @@ from collections.abc import Callable, Collection
 import streamlit as st
 
 from curation.services import jobs
+from curation.services import jobs_view as view
 from curation.workspace import Workspace
-from pages._common import job_card, watch_finished_jobs
+from pages._common import md, submit
 
 JobMatch = Callable[[jobs.Job], bool]
+
+
+def job_card(ws: Workspace, job: jobs.Job, *, where: str) -> None:
+    """Progress of one job with a cancel button (for queued and running jobs) or its outcome."""
+    label = view.card_title(job)
+    if job.active:
+        st.progress(job.fraction, text=f"**{label}** {job.status}: {md(view.waiting_text(job))}")
+        if job.cancel_requested:
+            st.caption("cancelling…")
+        elif st.button("Cancel", key=f"cancel-{where}-{job.job_id}", icon=":material/cancel:"):
+            jobs.cancel(ws, job.job_id)
+            st.rerun()
+    elif job.status == "done":
+        st.success(f"{label} finished", icon=":material/check_circle:")
+    elif job.status == "cancelled":
+        st.warning(f"{label} was cancelled. {md(job.error)}", icon=":material/cancel:")
+    else:
+        st.error(f"{label} failed: {md(job.error)}", icon=":material/error:")
+
+
+def watch_finished_jobs(ws: Workspace) -> list[jobs.Job]:
+    """Active jobs now; reruns the whole app once when a job this session saw running has finished, so
+    pages show its results (called from polling fragments)."""
+    active = jobs.list_jobs(ws, limit=20, active_only=True)
+    now = {j.job_id for j in active}
+    seen = st.session_state.get("_active_jobs", set())
+    st.session_state["_active_jobs"] = now
+    if seen - now:
+        st.rerun(scope="app")
+    return active
 
 
 def matching_jobs(ws: Workspace, kinds: Collection[str], match: JobMatch | None = None, *,
@@ -48,8 +79,6 @@ def job_panel(ws: Workspace, kinds: Collection[str], *, where: str, match: JobMa
 
 def submit_once(ws: Workspace, kind: str, params: dict) -> int:
     """Queue a job unless an identical one is already queued or running (a double click queues one)."""
-    from pages._common import submit
-
     for job in matching_jobs(ws, [kind]):
         if job.params == params:
             return job.job_id

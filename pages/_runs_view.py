@@ -11,33 +11,22 @@ import pandas as pd
 import streamlit as st
 
 from curation.methods.budgets import Budget
-from curation.services import plots, timeline
+from curation.services import plots, run_queue, runs_view, timeline
 from curation.workspace import Workspace, runs, samples
-from pages._common import md, submit
-from pages._job_panel import matching_jobs
+from pages._common import md, start_worker
 
 _STATUS = {"created": ":material/schedule: queued", "running": ":material/sync: running",
            "done": ":material/check: done", "failed": ":material/error: failed",
            "cancelled": ":material/cancel: cancelled"}
 
 
-def _lengths(ws: Workspace) -> pd.Series:
-    """Response length of every sample, by id."""
-    return pd.read_sql_query("SELECT id, response_chars FROM samples", ws.connect()).set_index("id")["response_chars"]
-
-
-def _run_label(run: runs.Run) -> str:
-    return f"run {run.run_id}: {run.name} ({run.method}, {run.status})"
-
-
 def _pick_run(ws: Workspace, key: str, label: str, *, default: int | None = None, exclude: int | None = None):
-    listed = [r for r in reversed(runs.list_runs(ws)) if r.run_id != exclude]
-    if not listed:
+    all_runs = runs.list_runs(ws)
+    ids, index = runs_view.run_choices(all_runs, default=default, exclude=exclude)
+    if not ids:
         return None
-    ids = [r.run_id for r in listed]
-    index = ids.index(default) if default in ids else 0
-    by_id = {r.run_id: r for r in listed}
-    chosen = st.selectbox(label, ids, index=index, key=key, format_func=lambda r: _run_label(by_id[r]))
+    by_id = {r.run_id: r for r in all_runs}
+    chosen = st.selectbox(label, ids, index=index, key=key, format_func=lambda r: runs_view.run_label(by_id[r]))
     return by_id[chosen]
 
 
@@ -54,14 +43,15 @@ def timeline_view(ws: Workspace) -> None:
         st.caption("Settings: " + md(", ".join(f"{k}={v}" for k, v in run.config.items())))
     if run.error:
         st.error(f"The run stopped: {md(run.error)}", icon=":material/error:")
-    active = bool(matching_jobs(ws, ("select",), lambda j: j.params.get("run_id") == run.run_id))
+    pending = run_queue.active_kinds(ws, run.run_id)
+    active = "select" in pending
     if active:
         st.caption("The run is queued or running: its progress shows above; iterations appear here as they finish.")
     if run.status in ("failed", "cancelled") and not active and st.button(
             "Resume the run", key=f"select_resume_{run.run_id}", icon=":material/play_arrow:",
             help="Continues after the last saved iteration; finished iterations are kept."):
-        submit(ws, "select", {"run_id": run.run_id})
-        submit(ws, "timeline", {"run_id": run.run_id})
+        run_queue.queue_resume(ws, run.run_id)
+        start_worker(ws)
         st.rerun()
     its = runs.iterations(ws, run.run_id)
     if not its:
@@ -69,13 +59,13 @@ def timeline_view(ws: Workspace) -> None:
                 "This run saved no iteration.", icon=":material/hourglass_empty:")
         return
     steps = timeline.diffs(its)
-    lengths = _lengths(ws)
+    lengths = samples.response_chars(ws)
     baseline = timeline.load_baseline(ws, run.run_id)
-    missing = [s.size for s in steps if s.size not in (baseline or {})]
-    if missing and not active and not matching_jobs(ws, ("timeline",), lambda j: j.params.get("run_id") == run.run_id):
+    if runs_view.baseline_missing(steps, baseline) and not pending:
         if st.button("Compute the same-size random baseline", key=f"select_baseline_{run.run_id}",
                      icon=":material/casino:"):
-            submit(ws, "timeline", {"run_id": run.run_id})
+            run_queue.queue_baseline(ws, run.run_id)
+            start_worker(ws)
             st.rerun()
 
     vendi_col, length_col = st.columns(2)
@@ -88,14 +78,7 @@ def timeline_view(ws: Workspace) -> None:
         per_it = {s.iteration: lengths.reindex(it.selected).to_numpy() for s, it in zip(steps, its)}
         st.plotly_chart(plots.lengths_by_iteration(lengths.to_numpy(), per_it, title="Response lengths"),
                         key="select_lengths", config={"displaylogo": False})
-    rows = []
-    for s in steps:
-        band = (baseline or {}).get(s.size)
-        rows.append({"iteration": s.iteration, "selected": s.size, "added": len(s.added), "dropped": len(s.dropped),
-                     "kept": s.kept, "vendi": s.metrics.get("vendi"), "random vendi": band[0] if band else None,
-                     "mean response chars": s.metrics.get("mean_response_chars"), "tokens": s.metrics.get("tokens"),
-                     "train loss": s.metrics.get("train_loss"), "seconds": s.metrics.get("seconds")})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="select_iterations",
+    st.dataframe(runs_view.iteration_table(steps, baseline), hide_index=True, key="select_iterations",
                  column_config={"vendi": st.column_config.NumberColumn(format="%.2f"),
                                 "random vendi": st.column_config.NumberColumn(format="%.2f"),
                                 "mean response chars": st.column_config.NumberColumn(format="%.0f"),
@@ -148,7 +131,7 @@ def compare_view(ws: Workspace) -> None:
         return
     a, b = last_a[-1], last_b[-1]
     both = timeline.overlap(a.selected, b.selected)
-    lengths = _lengths(ws)
+    lengths = samples.response_chars(ws)
     tiles = st.columns(4)
     tiles[0].metric("In both", f"{both.both:,}")
     tiles[1].metric(f"Only run {run_a.run_id}", f"{both.only_a:,}")
@@ -159,9 +142,7 @@ def compare_view(ws: Workspace) -> None:
         vendi_a=a.metrics.get("vendi"), vendi_b=b.metrics.get("vendi"),
         lengths_a=lengths.reindex(a.selected).to_numpy(), lengths_b=lengths.reindex(b.selected).to_numpy()),
         key="select_compare_chart", config={"displaylogo": False})
-    st.dataframe(pd.DataFrame([{"run": _run_label(r), "iteration": it.iteration, "selected": len(it.selected),
-                                **{k: it.metrics.get(k) for k in ("vendi", "mean_response_chars", "tokens")}}
-                               for r, it in ((run_a, a), (run_b, b))]), hide_index=True, key="select_compare_table",
+    st.dataframe(runs_view.comparison_table([(run_a, a), (run_b, b)]), hide_index=True, key="select_compare_table",
                  column_config={"vendi": st.column_config.NumberColumn(format="%.2f"),
                                 "mean_response_chars": st.column_config.NumberColumn("mean response chars",
                                                                                      format="%.0f")})

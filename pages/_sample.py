@@ -3,19 +3,17 @@ and the decision actions shared by the Data and Review pages."""
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from curation.services import browse
+from curation.services import browse, review_queue, sample_view
 from curation.workspace import Workspace, decisions
-from pages._common import md, show_record
+from pages._common import show_record
 
-ACTOR = "app"
-_STATUS_ICON = {"pending": ":material/hourglass_empty:", "approved": ":material/check_circle:",
-                "rejected": ":material/block:"}
+ACTOR = review_queue.ACTOR  # who the decision log names for every decision made in the app
+BULK_ACTIONS = (("approve", "Approve", ":material/check:"), ("reject", "Reject", ":material/block:"),
+                ("pin", "Pin", ":material/push_pin:"), ("unpin", "Unpin", ":material/keep_off:"),
+                ("clear", "Clear decisions", ":material/restart_alt:"))
 
 
 def decide(ws: Workspace, ids: list[str], action: str, *, reason: str = "") -> None:
@@ -32,34 +30,18 @@ def undo(ws: Workspace) -> list[str]:
     return undone
 
 
-def status_line(state: decisions.State) -> str:
-    text = f"{_STATUS_ICON[state.status]} **{state.status}**"
-    if state.pinned:
-        text += " · :material/push_pin: pinned"
-    if state.origin:
-        text += f" · by {md(state.origin)}"
-    if state.reason:
-        text += f" · {md(state.reason)}"
-    return text
-
-
 def meta(d: browse.SampleDetail) -> None:
     """Where a sample came from, which runs picked it, and its decision history."""
-    st.markdown(status_line(d.state))
-    st.caption(f"Row {d.row} · id `{d.id}` · {md(Path(d.source).name)}:{d.line}"
-               + (f" · seen {d.dup_count} times" if d.dup_count > 1 else "")
-               + f" · {len(d.record.response):,} response chars")
+    st.markdown(sample_view.status_line(d.state))
+    st.caption(sample_view.origin_caption(d))
     if d.selected_by:
-        picks = ", ".join(f"run {r} iteration {i} (rank {k})" for r, i, k in d.selected_by[:6])
-        st.caption(f"Selected by {picks}" + (" …" if len(d.selected_by) > 6 else ""))
+        st.caption(sample_view.picks_caption(d.selected_by))
     if len(d.occurrences) > 1:
         with st.expander(f"All {len(d.occurrences)} occurrences"):
             st.dataframe(pd.DataFrame(d.occurrences, columns=["source", "line"]), hide_index=True)
     if d.history:
         with st.expander(f"Decision history ({len(d.history)} events)"):
-            st.dataframe(pd.DataFrame([{
-                "when": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.time)), "action": e.action,
-                "by": e.origin, "reason": e.reason, "undoes": e.undoes} for e in d.history]), hide_index=True)
+            st.dataframe(sample_view.history_frame(d.history), hide_index=True)
 
 
 def sample_panel(ws: Workspace, sample_id: str, *, key: str) -> None:
@@ -77,3 +59,26 @@ def sample_panel(ws: Workspace, sample_id: str, *, key: str) -> None:
             for action, label, icon in actions:
                 st.button(label, key=f"{key}_{action}", icon=icon, on_click=decide,
                           args=(ws, [sample_id], action))
+
+
+def decision_buttons(ws: Workspace, ids: list[str], *, key: str, reason: str) -> None:
+    """Approve, reject, pin, unpin or clear every one of `ids` (one batch each); call inside a container."""
+    for action, label, icon in BULK_ACTIONS:
+        st.button(f"{label} {len(ids):,}", key=f"{key}_{action}", icon=icon, on_click=decide,
+                  args=(ws, ids, action), kwargs={"reason": reason})
+
+
+def selection_table(ws: Workspace, ids: list[str], *, key: str, limit: int = 500) -> None:
+    """The first `limit` of `ids` as a table; a clicked row opens in full with its decision buttons."""
+    table = browse.page(ws, browse.Filter(ids=tuple(ids)), limit=limit)
+    picked = st.dataframe(table, hide_index=True, key=f"{key}_table", on_select="rerun",
+                          selection_mode="single-row", height=260,
+                          column_order=["row", "status", "pinned", "prompt", "response", "response_chars", "source"],
+                          column_config={"prompt": st.column_config.TextColumn("instruction", width="large"),
+                                         "response": st.column_config.TextColumn("response", width="large")})
+    if len(ids) > len(table):
+        st.caption(f"The table shows the first {len(table):,}; actions apply to all {len(ids):,}.")
+    chosen = picked.selection.rows if picked is not None else []
+    if chosen and chosen[0] < len(table):
+        with st.container(border=True):
+            sample_panel(ws, table["id"].iloc[chosen[0]], key=f"{key}_detail")

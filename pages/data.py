@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from curation.services import browse
-from pages._common import md, require_pool, shown_errors, workspace
+from pages._common import confirm, md, require_pool, shown_errors, workspace
 from pages._filters import DATA_FILTER, filter_controls
 from pages._sample import decide, sample_panel, undo
 
@@ -36,26 +36,17 @@ bulk_cols[-1].button("Undo", key="data_undo", icon=":material/undo:", on_click=u
 pending = st.session_state.get("bulk_pending")
 if pending is not None:
     action, bulk_filter, n = pending
-    with st.container(border=True):
-        st.warning(f"{BULK[action][0]} {n:,} samples matching {md(bulk_filter.describe())}? "
-                   "One undo takes the whole action back.", icon=":material/warning:")
-        yes, no = st.columns(2)
-        if yes.button("Confirm", key="bulk_confirm", type="primary", width="stretch"):
-            with shown_errors():
-                decide(ws, browse.matching_ids(ws, bulk_filter), action,
-                       reason=f"bulk on filter: {bulk_filter.describe()}")
-            del st.session_state["bulk_pending"]
-            st.rerun()
-        if no.button("Cancel", key="bulk_cancel", width="stretch"):
-            del st.session_state["bulk_pending"]
-            st.rerun()
+    confirm(f"{BULK[action][0]} {n:,} samples matching {md(bulk_filter.describe())}? One undo takes the whole "
+            "action back.", lambda: decide(ws, browse.matching_ids(ws, bulk_filter), action,
+                                           reason=f"bulk on filter: {bulk_filter.describe()}"),
+            pending="bulk_pending", keys=("bulk_confirm", "bulk_cancel"))
 
 # -- one page of the table ------------------------------------------------------------------------------
 order_col, size_col, _ = st.columns([2, 1, 4])
 order = order_col.selectbox("Order", list(browse.ORDERS), key="data_order", persist_state="session")
 size = size_col.selectbox("Rows per page", [25, 50, 100, 200], index=1, key="data_size",
                           persist_state="session")
-pages = max(1, -(-total // size))
+pages = browse.n_pages(total, size)
 page_key = f"data_page_{size}_{hash(flt) & 0xFFFFFFFF:x}"  # a new filter (or page size) starts at page 1
 if st.session_state.get(page_key, 1) > pages:  # decisions shrank the match: start over
     del st.session_state[page_key]
@@ -76,8 +67,8 @@ event = st.dataframe(
     })
 with st.container(horizontal=True, vertical_alignment="center"):
     st.pagination(pages, key=page_key)
-    st.caption(f"Rows {min(total, (page_no - 1) * size + 1):,}–{min(total, page_no * size):,} of {total:,}. "
-               "Click a row to see it in full.")
+    first, last = browse.row_range(total, size, page_no)
+    st.caption(f"Rows {first:,}–{last:,} of {total:,}. Click a row to see it in full.")
 
 # -- the chosen row in full -----------------------------------------------------------------------------
 if not table.empty:
@@ -87,6 +78,6 @@ if not table.empty:
     rows = dict(zip(table["id"], table["row"]))
     default = picked[0] if picked and picked[0] < len(ids) else 0
     sample_id = st.selectbox("Sample", ids, index=default, key=f"data_detail_{page_no}_{size}_{default}",
-                             format_func=lambda s: f"row {rows[s]}: {' '.join(prompts[s].split())[:90]}")
+                             format_func=lambda s: browse.row_label(rows[s], prompts[s]))
     with st.container(border=True), shown_errors():
         sample_panel(ws, sample_id, key="data_detail")

@@ -9,15 +9,12 @@ import streamlit as st
 
 from curation.formats import exporter
 from curation.services import browse
+from curation.services import export_view as view
 from pages._common import md, require_pool, shown_errors, workspace
 
 ws = workspace()
 st.title("Export")
 require_pool(ws)
-
-SUFFIX = {"alpaca": ".jsonl", "messages": ".jsonl", "sharegpt": ".jsonl", "parquet": ".parquet"}
-DECISIONS = {"not_rejected": "Everything not rejected", "approved": "Approved only",
-             "any": "Everything (ignore decisions)"}
 
 runs = browse.run_choices(ws)
 run_labels = {run_id: label for run_id, label, _ in runs}
@@ -31,16 +28,16 @@ with what_col:
         its = next(its for rid, _, its in runs if rid == run_id)
         iteration = st.selectbox("Iteration", [None, *its], key=f"export_iteration_{run_id}",
                                  format_func=lambda i: f"last ({its[-1]})" if i is None else str(i))
-    chosen_decisions = st.radio("Decisions", list(DECISIONS), format_func=DECISIONS.get,
+    chosen_decisions = st.radio("Decisions", list(view.DECISIONS), format_func=view.DECISIONS.get,
                                 key="export_decisions", persist_state="session")
 with how_col:
     st.subheader("How", anchor=False)
     fmt = st.selectbox("Format", list(exporter.FORMATS), key="export_format", persist_state="session",
-                       format_func=lambda f: "Parquet" if f == "parquet" else f"JSONL, {f} schema")
+                       format_func=view.format_label)
     parquet_schema = "messages"
     if fmt == "parquet":
         parquet_schema = st.selectbox("Row schema inside the Parquet file",
-                                      ["messages", "alpaca", "sharegpt"], key="export_parquet_schema")
+                                      list(view.PARQUET_SCHEMAS), key="export_parquet_schema")
     provenance = st.checkbox("Add a `_curation` column: id, rank, score components, decision",
                              key="export_provenance", persist_state="session")
     write_rejected = st.checkbox("Also write the rejected samples to a separate file", key="export_rejected",
@@ -61,7 +58,7 @@ with shown_errors():
     n_export = export_size(ws, str(ws.root), spec, browse.version(ws))
     st.markdown(f"**{n_export:,}** samples will be exported.")
 
-default_path = ws.root / "exports" / f"curated-{fmt if fmt != 'parquet' else parquet_schema}{SUFFIX[fmt]}"
+default_path = view.default_path(ws.root, fmt, parquet_schema)
 out = st.text_input("Write to", value=str(default_path), key=f"export_path_{fmt}_{parquet_schema}",
                     help="A path on the machine running the app; written atomically, a manifest beside it.")
 if st.button("Export", key="export_go", type="primary", icon=":material/save:", disabled=not n_export):
@@ -77,8 +74,7 @@ if last and Path(last["path"]).exists():
     dl_file, dl_manifest, dl_rejected = st.columns(3)
     dl_file.download_button(f"Download {path.name}", data=path.read_bytes(), file_name=path.name,
                             key="export_download", icon=":material/download:", type="primary",
-                            mime="application/vnd.apache.parquet" if path.suffix == ".parquet"
-                            else "application/jsonl")
+                            mime=view.mime(path))
     dl_manifest.download_button("Download the manifest", data=manifest_path.read_bytes(),
                                 file_name=manifest_path.name, key="export_download_manifest",
                                 mime="application/json", icon=":material/description:")

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import json
-import time
 
-import pandas as pd
 import streamlit as st
 
 from curation.services import jobs
-from pages._common import job_card, md, start_worker, workspace
+from curation.services import jobs_view as view
+from pages._common import md, start_worker, workspace
+from pages._job_panel import job_card
 
 ws = workspace()
 st.title("Jobs")
 st.caption("Imports, embeddings, maps and selection runs run in a separate worker process, one after the "
            "other, so they survive page switches, browser refreshes and server restarts.")
-
-
-def _when(t: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(t)) if t else ""
-
-
-def _took(job: jobs.Job) -> str:
-    if not job.started:
-        return ""
-    seconds = (job.finished or time.time()) - job.started
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def queue() -> None:
@@ -45,11 +34,7 @@ def queue() -> None:
     if not listed:
         st.info("No jobs yet. Importing data (Start page) runs one.", icon=":material/inbox:")
         return
-    st.dataframe(pd.DataFrame([{
-        "job": j.job_id, "kind": j.kind, "status": j.status,
-        "progress": j.fraction if j.total else (1.0 if j.status == "done" else 0.0),
-        "message": j.error or j.message, "queued": _when(j.created), "took": _took(j),
-    } for j in listed]), hide_index=True, key="jobs_table", column_config={
+    st.dataframe(view.jobs_table(listed), hide_index=True, key="jobs_table", column_config={
         "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
                                                     format="percent"),
         "message": st.column_config.TextColumn("message", width="large")})
@@ -66,8 +51,7 @@ def queue() -> None:
             summary = job.result.get("summary")
             if isinstance(summary, str):
                 st.code(summary, language=None, wrap_lines=True)
-            st.code(json.dumps({k: v for k, v in job.result.items() if k != "summary"}, indent=2,
-                               ensure_ascii=False, default=str), language="json")
+            st.code(view.result_json(job), language="json")
         if job.error:
             st.caption(f"Error: {md(job.error)}")
 

@@ -5,20 +5,17 @@ and compare two runs."""
 
 from __future__ import annotations
 
-import math
-import typing
-from dataclasses import fields
-
 import streamlit as st
 
 from curation.errors import CurationError
 from curation.geometry import maps
-from curation.methods import registry
-from curation.methods.base import choices_of, help_of
-from curation.methods.estimate import estimate_run, mean_tokens
+from curation.methods import estimate, registry
+from curation.methods.budgets import Budget
+from curation.services import run_queue
+from curation.services.config_form import form_fields as config_form_fields
 from curation.workspace import Workspace, samples
 from pages import _runs_view as views
-from pages._common import md, require_pool, shown_errors, submit, workspace
+from pages._common import md, require_pool, shown_errors, start_worker, workspace
 from pages._job_panel import job_panel
 
 VIEWS = ["New run", "Timeline", "Compare runs"]
@@ -32,52 +29,34 @@ require_pool(ws)
 
 def config_form(method: str) -> dict:
     """Widgets for every field of the method's config dataclass (type, default, choices and help from it)."""
-    cls = registry.get(method).config_cls
-    settings = fields(cls)
-    if not settings:
+    specs = config_form_fields(registry.get(method).config_cls)
+    if not specs:
         st.caption("This method has no settings.")
         return {}
-    hints, choices, helps = typing.get_type_hints(cls), choices_of(cls), help_of(cls)
-    columns = st.columns(3)
-    values = {}
-    for number, setting in enumerate(settings):
-        column, key = columns[number % 3], f"select_cfg_{method}_{setting.name}"
-        label, default, tip = setting.name.replace("_", " "), setting.default, helps.get(setting.name) or None
-        if setting.name in choices:
-            options = list(choices[setting.name])
-            values[setting.name] = column.selectbox(label, options, index=options.index(default), key=key, help=tip)
-        elif hints[setting.name] is bool:
-            values[setting.name] = column.checkbox(label, value=default, key=key, help=tip)
-        elif hints[setting.name] is int:
-            values[setting.name] = int(column.number_input(label, value=int(default), step=1, key=key, help=tip))
-        elif hints[setting.name] is float:
-            values[setting.name] = float(column.number_input(label, value=float(default), format="%g", key=key,
-                                                             step=_step(default), help=tip))
+    columns, values = st.columns(3), {}
+    for number, f in enumerate(specs):
+        column, key, args = columns[number % 3], f"select_cfg_{method}_{f.name}", {"help": f.help}
+        if f.widget == "choice":
+            value = column.selectbox(f.label, f.options, index=f.options.index(f.default), key=key, **args)
+        elif f.widget == "bool":
+            value = column.checkbox(f.label, value=f.default, key=key, **args)
+        elif f.widget == "int":
+            value = int(column.number_input(f.label, value=int(f.default), step=1, key=key, **args))
+        elif f.widget == "float":
+            value = float(column.number_input(f.label, value=float(f.default), format="%g", step=f.step, key=key,
+                                              **args))
         else:
-            values[setting.name] = column.text_input(label, value=str(default), key=key, help=tip)
+            value = column.text_input(f.label, value=str(f.default), key=key, **args)
+        values[f.name] = value
     return values
 
 
-def _step(default: float) -> float:
-    return 10.0 ** math.floor(math.log10(abs(default))) / 10 if default else 0.01
+@st.cache_data(show_spinner="Reading the pool…", max_entries=4)
+def pool_profile(root: str, digest: str) -> estimate.PoolProfile:
+    return estimate.pool_profile(ws)
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def pool_lengths(root: str, n: int) -> tuple[float, float]:
-    row = ws.query("SELECT AVG(prompt_chars), AVG(response_chars) FROM samples")[0]
-    return float(row[0] or 0), float(row[1] or 0)
-
-
-@st.cache_data(show_spinner="Checking which samples are embedded…", max_entries=4)
-def pool_text_keys(root: str, digest: str):
-    from curation.geometry.embed import sample_text
-    from curation.geometry.embed_cache import text_keys
-
-    return text_keys(sample_text(record, "text") for _, record in samples.iter_records(ws))
-
-
-def budget_inputs(n_pool: int, tokens_per_sample: float) -> tuple[str, int]:
-    """The budget as `parse_budget` reads it, and about how many samples it means."""
+def budget_inputs(n_pool: int) -> Budget:
     kind_col, value_col = st.columns([2, 3])
     kind = kind_col.segmented_control("Budget in", list(BUDGET_KINDS), format_func=BUDGET_KINDS.get,
                                       default="percent", required=True, key="select_budget_kind",
@@ -85,14 +64,13 @@ def budget_inputs(n_pool: int, tokens_per_sample: float) -> tuple[str, int]:
     if kind == "samples":
         value = value_col.number_input("Samples", 1, max(1, n_pool), min(n_pool, max(1, n_pool // 20)), step=1,
                                        key="select_budget_samples")
-        return f"{int(value)}", int(value)
-    if kind == "tokens":
+    elif kind == "tokens":
         value = value_col.number_input("Tokens", 1, None, 200_000, step=10_000, key="select_budget_tokens",
                                        help="Prompt + response tokens under the target model's tokenizer.")
-        return f"{int(value)} tokens", int(value / max(tokens_per_sample, 1.0))
-    value = value_col.number_input("Percent of the pool", 0.1, 100.0, 5.0, step=0.5, format="%g",
-                                   key="select_budget_percent")
-    return f"{value:g}%", math.floor(value * n_pool / 100 + 1e-9)
+    else:
+        value = value_col.number_input("Percent of the pool", 0.1, 100.0, 5.0, step=0.5, format="%g",
+                                       key="select_budget_percent")
+    return Budget(kind, float(value))
 
 
 def new_run(_ws: Workspace) -> None:
@@ -106,8 +84,7 @@ def new_run(_ws: Workspace) -> None:
     with st.expander("Settings", expanded=False):
         values = config_form(method)
     n_pool = samples.count(ws)
-    prompt_chars, response_chars = pool_lengths(str(ws.root), n_pool)
-    budget, n_select = budget_inputs(n_pool, mean_tokens(prompt_chars, response_chars, 512)[0])
+    budget = budget_inputs(n_pool)
     seed_col, name_col = st.columns([1, 3])
     seed = int(seed_col.number_input("Seed", 0, None, 0, step=1, key="select_seed"))
     name = name_col.text_input("Run name (optional)", key="select_name", placeholder=f"{method} {budget}")
@@ -129,17 +106,17 @@ def new_run(_ws: Workspace) -> None:
         if engine == "fake":
             st.info("With the fake engine the run takes seconds.", icon=":material/timer:")
         else:
-            digest = maps.ids_hash(samples.ids(ws))
-            embedded = maps.embedded_share(ws, pool_text_keys(str(ws.root), digest)) >= 1.0
-            guess = estimate_run(method, config, n_pool=n_pool, n_select=max(1, n_select), prompt_chars=prompt_chars,
-                                 response_chars=response_chars, embedded=embedded)
+            profile = pool_profile(str(ws.root), maps.ids_hash(samples.ids(ws)))
+            guess, n_select = estimate.estimate_for_workspace(ws, method, config, budget, profile=profile)
             detail = "; ".join(f"{md(what)}: {md(_seconds(s))}" for what, s in guess.parts if s >= 0.5)
             st.info(f"Estimated time: **{md(guess.describe())}** for about {n_select:,} of {n_pool:,} samples"
                     + (f" ({detail})." if detail else ". No model work: selection takes seconds."),
                     icon=":material/timer:")
         if st.button("Start the run", key="select_start", type="primary", icon=":material/play_arrow:"):
-            run_id = _start(method, budget, config, seed, models, name)
-            state["select_timeline_run"] = state["select_started"] = run_id
+            queued = run_queue.queue_run(ws, method, budget=budget, config=config, seed=seed, models=models,
+                                         name=name.strip())
+            start_worker(ws)
+            state["select_timeline_run"] = state["select_started"] = queued.run_id
             st.rerun()
     if state.get("select_started"):
         st.success(f"Run {state['select_started']} started: its progress shows above (and in the sidebar), its "
@@ -150,16 +127,7 @@ def _seconds(s: float) -> str:
     return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min"
 
 
-def _start(method: str, budget: str, config, seed: int, models: dict, name: str) -> int:
-    from curation.methods import runner
-
-    run_id = runner.start_run(ws, method, budget=budget, config=config, seed=seed, models=models, name=name.strip())
-    submit(ws, "select", {"run_id": run_id})
-    submit(ws, "timeline", {"run_id": run_id})  # queued behind the run: its random Vendi baseline
-    return run_id
-
-
-job_panel(ws, ("select", "timeline"), where="select")
+job_panel(ws, run_queue.RUN_JOB_KINDS, where="select")
 tabs = st.tabs(VIEWS, key="select_view", on_change="rerun", bind="query-params")  # survives a refresh
 for tab, view in zip(tabs, (new_run, views.timeline_view, views.compare_view)):
     if tab.open is not False:  # None (no tab state yet) or True: draw it; hidden tabs cost nothing

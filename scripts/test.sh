@@ -11,5 +11,11 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "chromium is not installed: browser tests will be skipped (apt-get install chromium)" >&2
   fi
 fi
+# Linters gate the tests: style and imports everywhere (ruff; it also bans streamlit inside curation/), types in
+# curation/ (mypy, configured in pyproject.toml). A violation stops the run before any test.
+echo "lint: ruff check" >&2
+.venv/bin/ruff check .
+echo "lint: mypy curation" >&2
+.venv/bin/mypy
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 exec .venv/bin/python -m pytest "$@"

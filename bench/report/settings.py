@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from curation.methods.budgets import Budget, sample_count
+
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
 DOLLY = DATA / "dolly-15k" / "dolly-15k.jsonl"
@@ -32,8 +34,8 @@ class Settings:
     train_batch: int = 8
 
     def budgets(self, n: int) -> list[int]:
-        """Sample counts: floor(p N), as the library's percent budgets."""
-        return [max(1, int(p * n / 100)) for p in self.budgets_pct]
+        """Sample counts: the library's own percent budgets (floor(p N), exact in decimal)."""
+        return [max(1, sample_count(Budget("percent", p), n)) for p in self.budgets_pct]
 
 
 FULL = Settings(name="full")

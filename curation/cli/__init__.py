@@ -10,13 +10,25 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from curation import __version__
 from curation.errors import CurationError
 
-# Command groups in the order --help lists them. A group whose module is missing is skipped, so the CLI
-# works while parts of the project are still being built.
-GROUPS = ("data", "geometry", "model", "select", "jobs")
+# Command groups in the order --help lists them; each is a module curation/cli/<group>.py.
+GROUPS = ("data", "geometry", "model", "select", "jobs", "app")
+
+
+def _workspace_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--workspace", "-w", default=default,
+                        help="workspace folder (default: $CURATION_WORKSPACE or ./workspace)")
+
+
+# `--workspace` works before or after the command: every command's parser takes it too, without a default of its
+# own (SUPPRESS), so a value given before the command is not overwritten by the subparser.
+_COMMON = argparse.ArgumentParser(add_help=False)
+_workspace_option(_COMMON, argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,19 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Curate instruction-tuning data with the model in the loop.",
     )
     parser.add_argument("--version", action="version", version=f"curation {__version__}")
-    parser.add_argument(
-        "--workspace", "-w", default=os.environ.get("CURATION_WORKSPACE", "workspace"),
-        help="workspace folder (default: $CURATION_WORKSPACE or ./workspace)",
-    )
+    _workspace_option(parser, os.environ.get("CURATION_WORKSPACE", "workspace"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for group in GROUPS:
-        try:
-            module = importlib.import_module(f"curation.cli.{group}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"curation.cli.{group}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"curation.cli.{group}").register(sub)
     return parser
 
 
@@ -57,27 +60,37 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def add_command(sub, name: str, func, help_text: str) -> argparse.ArgumentParser:
+def add_command(sub: Any, name: str, func: Callable[..., Any], help_text: str) -> argparse.ArgumentParser:
     """Register a command; `help` doubles as its description."""
-    parser = sub.add_parser(name, help=help_text, description=help_text)
+    parser = sub.add_parser(name, help=help_text, description=help_text, parents=[_COMMON])
     parser.set_defaults(func=func)
     return parser
 
 
 class ProgressPrinter:
-    """A one-line progress bar on stderr for long commands (silent when stderr is not a terminal and quiet)."""
+    """A progress bar with rate and ETA (tqdm) on stderr for long commands; one bar per (label, total)."""
 
-    def __init__(self, label: str, *, stream=None):
+    def __init__(self, label: str, *, stream: TextIO | None = None, unit: str = "it") -> None:
         self.label = label
         self.stream = stream or sys.stderr
-        self._last = -1
+        self.unit = unit
+        self._bar: Any = None
 
     def __call__(self, done: int, total: int, message: str = "") -> None:
-        pct = int(100 * done / total) if total else 0
-        if pct == self._last and done != total:
-            return
-        self._last = pct
-        bar = "#" * (pct // 4)
-        end = "\n" if total and done >= total else "\r"
-        self.stream.write(f"{self.label} [{bar:<25}] {pct:3d}% {done}/{total} {message}".rstrip() + end)
-        self.stream.flush()
+        from tqdm import tqdm
+
+        if self._bar is None or self._bar.total != total:
+            self.close()
+            self._bar = tqdm(total=total or None, desc=self.label, unit=self.unit, file=self.stream,
+                             dynamic_ncols=True, mininterval=0.5, leave=True)
+        if done > self._bar.n:
+            self._bar.update(done - self._bar.n)
+        if message:
+            self._bar.set_postfix_str(message[:60], refresh=False)
+        if total and done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

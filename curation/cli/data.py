@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from curation.cli import ProgressPrinter, add_command
 from curation.formats import exporter, importer, schemas
 from curation.workspace import Workspace, decisions, samples
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:
     p = add_command(sub, "import", cmd_import,
                     "Import a JSONL/JSON/CSV/TSV/Parquet file, a save_to_disk folder or a hub dataset name.")
     p.add_argument("source", help="file, folder, or Hugging Face dataset name")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 from curation.cli import ProgressPrinter, add_command
 from curation.errors import CurationError
@@ -15,7 +16,7 @@ from curation.workspace import Workspace, samples
 PREVIEW = (0.85, 0.9, 0.93, 0.95, 0.97, 0.99, 1.0)
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:
     p = add_command(sub, "embed", cmd_embed,
                     "Embed every sample (cached in the workspace: only texts not embedded before cost time).")
     _model_args(p, default_field="text")

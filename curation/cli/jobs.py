@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from curation.cli import add_command
 from curation.services import jobs
 from curation.workspace import Workspace
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:
     p = add_command(sub, "worker", cmd_worker, "Run queued jobs one at a time (the app starts this for you).")
     p.add_argument("--once", action="store_true", help="run what is queued now, then exit")
     p.add_argument("--idle-exit", type=float, default=jobs.IDLE_EXIT_S, help="exit after this many idle seconds")

@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from curation.cli import ProgressPrinter, add_command
 from curation.errors import CurationError
 from curation.workspace import Workspace
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:
     p = add_command(sub, "score", cmd_score,
                     "Score samples with a model: response NLL, perplexity, IFD, optional pooled hidden states.")
     _model_args(p)
@@ -72,7 +73,7 @@ def _load(args, ws):
                             template=args.template)
 
 
-def _select_ids(args, ws: Workspace) -> list[str]:
+def _select_ids(args: argparse.Namespace, ws: Workspace) -> list[str]:
     from curation.workspace import decisions, samples
 
     ids = samples.ids(ws)

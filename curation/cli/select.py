@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 from curation.cli import ProgressPrinter, add_command
 from curation.errors import CurationError
 from curation.workspace import Workspace, runs, samples
 
 
-def register(sub) -> None:
+def register(sub: Any) -> None:
     p = add_command(sub, "select", cmd_select,
                     "Select samples with a method (DiverseEvol, IterIT, learning percentage, baselines) as a "
                     "resumable run; every iteration is saved as it completes.")
@@ -63,8 +64,7 @@ def cmd_select(args: argparse.Namespace) -> int:
     ws = Workspace(args.workspace, create=False)
     if args.resume is not None:
         run_id = args.resume
-        run = runs.get(ws, run_id)
-        if run.status == "done":
+        if runs.get(ws, run_id).status == "done":
             print(f"run {run_id} is already done")
             return 0
     else:
@@ -74,18 +74,12 @@ def cmd_select(args: argparse.Namespace) -> int:
             _print_estimate(ws, args.method, _settings(args), args.budget)
             if args.estimate:
                 return 0
-        models = {"engine": args.engine, "target": args.model, "selector": args.selector_model,
-                  "scorer": args.scorer_model, "embedder": args.embedder, "device": args.device}
-        run_id = runner.start_run(ws, args.method, budget=args.budget, config=_settings(args), seed=args.seed,
-                                  models={k: v for k, v in models.items() if v}, name=args.name)
-        print(f"run {run_id}: {runs.get(ws, run_id).name}")
     if args.background:
-        from curation.services import jobs
-
-        job_id = jobs.submit(ws, "select", {"run_id": run_id})
-        jobs.ensure_worker(ws)
-        print(f"queued as job {job_id}; follow it with `jobs`, stop it with `cancel {job_id}`")
-        return 0
+        return _queue(ws, args)
+    if args.resume is None:
+        run_id = runner.start_run(ws, args.method, budget=args.budget, config=_settings(args), seed=args.seed,
+                                  models=_models(args), name=args.name)
+        print(f"run {run_id}: {runs.get(ws, run_id).name}")
     started = time.time()
     run = runner.run_selection(ws, run_id, progress=ProgressPrinter(f"run {run_id}"))
     last = runs.iteration(ws, run_id)
@@ -95,7 +89,29 @@ def cmd_select(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_estimate(ws: Workspace, method: str, settings: dict, budget: str):
+def _models(args: argparse.Namespace) -> dict[str, str]:
+    models = {"engine": args.engine, "target": args.model, "selector": args.selector_model,
+              "scorer": args.scorer_model, "embedder": args.embedder, "device": args.device}
+    return {k: v for k, v in models.items() if v}
+
+
+def _queue(ws: Workspace, args: argparse.Namespace) -> int:
+    """--background: the run and its random baseline as jobs, exactly as the Select page queues them."""
+    from curation.services import jobs, run_queue
+
+    if args.resume is not None:
+        queued = run_queue.queue_resume(ws, args.resume)
+    else:
+        queued = run_queue.queue_run(ws, args.method, budget=args.budget, config=_settings(args), seed=args.seed,
+                                     models=_models(args), name=args.name)
+        print(f"run {queued.run_id}: {runs.get(ws, queued.run_id).name}")
+    jobs.ensure_worker(ws)
+    print(f"queued as job {queued.select_job} (its random baseline: job {queued.timeline_job}); follow it with "
+          f"`jobs`, stop it with `cancel {queued.select_job}`")
+    return 0
+
+
+def _print_estimate(ws: Workspace, method: str, settings: dict, budget: str) -> None:
     from curation.methods import registry
     from curation.methods.budgets import parse_budget
     from curation.methods.estimate import estimate_for_workspace
@@ -104,7 +120,6 @@ def _print_estimate(ws: Workspace, method: str, settings: dict, budget: str):
     parts = "; ".join(f"{what}: {round(s)} s" for what, s in guess.parts if s >= 0.5)
     print(f"estimated time on this machine: {guess.describe()} for about {n_select:,} of {samples.count(ws):,} samples"
           + (f" ({parts})" if parts else ""))
-
 
 
 def _metrics_line(metrics: dict) -> str:

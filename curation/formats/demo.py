@@ -17,11 +17,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from curation.formats import demo_content as C
 from curation.workspace.arrays import atomic_write_text
 from curation.workspace.db import Workspace
+
+if TYPE_CHECKING:
+    from curation.formats.importer import ImportReport
 
 HUB_DATASET = "databricks/databricks-dolly-15k"
 DEMO_FILE = "demo-pool.jsonl"  # inside <workspace>/demo/: its path names the samples' source
@@ -181,7 +185,7 @@ def demo_path(ws: Workspace) -> Path:
 
 def import_demo(ws: Workspace, spec: DemoSpec = DemoSpec(), *,
                 progress: Callable[[int, int, str], None] | None = None,
-                should_stop: Callable[[], bool] | None = None):
+                should_stop: Callable[[], bool] | None = None) -> ImportReport:
     """Write the demo pool into the workspace and import it (in this process); returns the ImportReport."""
     from curation.formats import importer
 

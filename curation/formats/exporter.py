@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,7 @@ def export(ws: Workspace, out: str | Path, spec: ExportSpec = ExportSpec()) -> E
     return ExportResult(out, manifest_path, len(ids), rejected_path, manifest)
 
 
-def _rows(ws: Workspace, ids: list[str], schema: str, provenance: dict[str, dict]):
+def _rows(ws: Workspace, ids: list[str], schema: str, provenance: dict[str, dict]) -> Iterator[dict[str, Any]]:
     for start in range(0, len(ids), 2000):
         chunk = ids[start:start + 2000]
         recs = samples.get_many(ws, chunk)
@@ -104,7 +105,7 @@ def _rows(ws: Workspace, ids: list[str], schema: str, provenance: dict[str, dict
             yield row
 
 
-def _write(ws, path: Path, ids: list[str], fmt: str, schema: str, provenance: dict[str, dict]) -> None:
+def _write(ws: Workspace, path: Path, ids: list[str], fmt: str, schema: str, provenance: dict[str, dict]) -> None:
     with atomic_path(path) as tmp:
         if fmt == "parquet":
             pq.write_table(_arrow_table(list(_rows(ws, ids, schema, provenance))), tmp)
@@ -160,7 +161,8 @@ def _provenance(ws: Workspace, spec: ExportSpec, ids: list[str]) -> dict[str, di
     return out
 
 
-def _manifest(ws, out: Path, spec: ExportSpec, ids, choice, rejected_path) -> dict[str, Any]:
+def _manifest(ws: Workspace, out: Path, spec: ExportSpec, ids: list[str], choice: Any,
+              rejected_path: Path | None) -> dict[str, Any]:
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     manifest: dict[str, Any] = {
         "file": out.name,

@@ -88,7 +88,7 @@ class JSONArrayReader:
     def _skip_whitespace(self) -> bool:
         """Move to the next non-whitespace character; False at the end of the file."""
         while True:
-            self._advance(_WHITESPACE.match(self._buf, self._pos).end())
+            self._advance(_WHITESPACE.match(self._buf, self._pos).end())  # type: ignore[union-attr]  # matches ''
             if self._pos < len(self._buf):
                 return True
             if not self._fill():

@@ -67,7 +67,7 @@ def preview(source: str | os.PathLike[str], *, schema: str | None = None, rows: 
                 converted.append({"line": row.line, "instruction": record.instruction, "input": record.input,
                                   "response": record.response, "turns": record.n_turns,
                                   "system": record.system})
-    problems.sort(key=lambda p: p["line"])
+    problems.sort(key=lambda p: int(p["line"]))  # type: ignore[call-overload]
     return Preview(source=src, fmt=fmt, detected=detected, detect_error=detect_error, schema=use,
                    fields=sorted(counts, key=lambda k: (-counts[k], k)),
                    raw=[{k: _cut(v) for k, v in r.data.items()} for r in data[:rows]],

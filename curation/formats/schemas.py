@@ -181,7 +181,7 @@ def _prompt_completion_row(data: dict[str, Any]) -> Record:
         prompt, completion = _json_messages(prompt), _json_messages(completion)
         if isinstance(prompt, str) or isinstance(completion, str):
             prompt, completion = data["prompt"], data["completion"]
-    parts = [[{"role": role, "content": value}] if isinstance(value, str) else list(value)
+    parts = [[{"role": role, "content": value}] if isinstance(value, str) else list(value or ())
              for value, role in ((prompt, "user"), (completion, "assistant"))]
     turns = [parse_turn(t, i) for i, t in enumerate(parts[0] + parts[1], 1)]
     if not parts[1] or any(message.role != "assistant" for message, _ in turns[len(parts[0]):]):

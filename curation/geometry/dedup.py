@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -24,6 +25,10 @@ from scipy.sparse.csgraph import connected_components
 
 from curation.errors import CurationError
 from curation.records import normalise
+
+if TYPE_CHECKING:
+    from curation.geometry.embed import EmbedConfig
+    from curation.workspace.db import Workspace
 
 KEEPERS = ("longest", "first", "score")
 METHODS = ("auto", "exact", "flat", "ivf")
@@ -124,7 +129,8 @@ def scan(
 
 
 def near_pairs(X: np.ndarray, threshold: float, *, method: str = "auto", approx_above: int = 1_000_000,
-               progress: Progress | None = None, should_stop: Callable[[], bool] | None = None):
+               progress: Progress | None = None,
+               should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(i, j, cosine), i < j, of unit rows with cosine >= threshold.
 
     "exact" (default below `approx_above` rows): blocked low-precision filter + float64 check, complete.
@@ -183,7 +189,7 @@ def reason(drop: Drop, keeper_id: str) -> str:
     return f"near duplicate of {keeper_id}, cosine {drop.cosine:.2f}"
 
 
-def _keeper_rank(n: int, keeper: str, response_chars, scores) -> np.ndarray:
+def _keeper_rank(n: int, keeper: str, response_chars: np.ndarray | None, scores: np.ndarray | None) -> np.ndarray:
     if keeper == "first":
         return np.zeros(n)
     values = response_chars if keeper == "longest" else scores
@@ -203,7 +209,7 @@ def _exact_pairs(groups_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return head[rows].astype(np.int64), rows.astype(np.int64)
 
 
-def _merge(n: int, *parts: tuple[np.ndarray, np.ndarray, np.ndarray]):
+def _merge(n: int, *parts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Union of pair lists; a pair found twice keeps its highest similarity."""
     i = np.concatenate([p[0] for p in parts]).astype(np.int64)
     j = np.concatenate([p[1] for p in parts]).astype(np.int64)
@@ -234,8 +240,8 @@ class Outcome:
     batch: str | None  # decision batch id (None on a dry run or when nothing is dropped)
 
 
-def scan_pool(ws, *, field: str = "prompt", floor: float = 0.85, method: str = "auto", near: bool = True,
-              embed_config=None, progress: Progress | None = None,
+def scan_pool(ws: Workspace, *, field: str = "prompt", floor: float = 0.85, method: str = "auto", near: bool = True,
+              embed_config: EmbedConfig | None = None, progress: Progress | None = None,
               should_stop: Callable[[], bool] | None = None) -> PoolScan:
     """Scan a workspace's pool (rejected samples left out). `near=False`: exact duplicates only, no model."""
     from curation.geometry.embed import EmbedConfig, embed_pool, sample_text
@@ -252,7 +258,7 @@ def scan_pool(ws, *, field: str = "prompt", floor: float = 0.85, method: str = "
                     response_chars=frame["response_chars"].to_numpy(), protected=protected)
 
 
-def apply(ws, pool: PoolScan, threshold: float, *, keeper: str = "longest", scores: np.ndarray | None = None,
+def apply(ws: Workspace, pool: PoolScan, threshold: float, *, keeper: str = "longest", scores: np.ndarray | None = None,
           dry_run: bool = False) -> Outcome:
     """Reject every non-keeper at `threshold`, one decision per sample with its reason (origin "dedup")."""
     from curation.workspace import decisions

@@ -10,11 +10,13 @@ cache, never stored twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,7 +43,7 @@ class SavedScan:
     n_distinct: int  # pairs marked "keep both"
 
 
-def _path(ws: Workspace, name: str):
+def _path(ws: Workspace, name: str) -> Path:
     return ws.path(DIR, name)
 
 
@@ -115,6 +117,25 @@ def grouped_ids(saved: SavedScan, threshold: float) -> list[str]:
     labels = saved.pool.scan.labels(threshold)
     in_group = np.bincount(labels)[labels] > 1
     return [saved.pool.ids[k] for k in np.flatnonzero(in_group)]
+
+
+def curve_key(saved: SavedScan) -> str:
+    """A cache key for what the scan previews: it changes with the scanned rows, the field, the floor, exact or
+    near, and the pairs left (a rejection or a keep-all mark removes some), and with nothing else (not the
+    scan's time: scanning an unchanged pool again previews the same)."""
+    scan = saved.pool.scan
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(json.dumps([saved.field, float(saved.floor), saved.near, scan.n, saved.pool.ids]).encode())
+    for array in (scan.i, scan.j, scan.sim, scan.text_group):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def curve(scan: dedup.Scan, step: float = 0.005) -> tuple[list[float], list[int], list[int]]:
+    """Thresholds from the scan's floor to 1 (`step` apart), with the samples dropped and the groups at each."""
+    thresholds = [float(t) for t in np.round(np.arange(scan.floor, 1.0 + 1e-9, step), 3)]
+    counts = scan.preview(thresholds)
+    return thresholds, [c.dropped for c in counts], [c.groups for c in counts]
 
 
 def _states(ws: Workspace, ids: Sequence[str]) -> pd.DataFrame:

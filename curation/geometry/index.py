@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def gpu_count() -> int:
     return int(faiss.get_num_gpus()) if hasattr(faiss, "get_num_gpus") else 0
 
 
-def build_index(xb: np.ndarray, config: IndexConfig = IndexConfig()):
+def build_index(xb: np.ndarray, config: IndexConfig = IndexConfig()) -> Any:
     """A FAISS index holding xb (float32 [N, d]); trained first when IVF."""
     import faiss
 
@@ -69,6 +70,7 @@ def build_index(xb: np.ndarray, config: IndexConfig = IndexConfig()):
     if kind not in KINDS:
         raise CurationError(f"unknown index kind {kind!r}; use one of {', '.join(KINDS)}")
     metric = faiss.METRIC_INNER_PRODUCT if config.metric == "ip" else faiss.METRIC_L2
+    index: Any  # faiss index classes share no base class in its stubs
     if kind == "flat":
         index = faiss.IndexFlatIP(d) if config.metric == "ip" else faiss.IndexFlatL2(d)
     elif kind == "ivf":
@@ -89,8 +91,9 @@ def build_index(xb: np.ndarray, config: IndexConfig = IndexConfig()):
     return index
 
 
-def knn(xq: np.ndarray, xb_or_index, k: int, *, metric: str = "ip", chunk: int = 16384,
-        progress: Progress | None = None, should_stop: Callable[[], bool] | None = None):
+def knn(xq: np.ndarray, xb_or_index: Any, k: int, *, metric: str = "ip", chunk: int = 16384,
+        progress: Progress | None = None,
+        should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(D, I) of the k nearest rows of the database for every query row, queried in chunks.
 
     D is inner product (metric "ip") or squared L2 distance ("l2"); rows of I are -1 where fewer than k exist.
@@ -110,8 +113,9 @@ def knn(xq: np.ndarray, xb_or_index, k: int, *, metric: str = "ip", chunk: int =
     return D, I
 
 
-def range_search(xq: np.ndarray, index, threshold: float, *, chunk: int = 4096,
-                 progress: Progress | None = None, should_stop: Callable[[], bool] | None = None):
+def range_search(xq: np.ndarray, index: Any, threshold: float, *, chunk: int = 4096,
+                 progress: Progress | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (query, database row, similarity) with inner product >= threshold, as three flat arrays."""
     import faiss
 
@@ -136,7 +140,8 @@ def range_search(xq: np.ndarray, index, threshold: float, *, chunk: int = 4096,
 
 # -- exact all-pairs search ----------------------------------------------------------------------------
 def similar_pairs(X: np.ndarray, threshold: float, *, device: str = "auto", block_mb: int = 128,
-                  progress: Progress | None = None, should_stop: Callable[[], bool] | None = None):
+                  progress: Progress | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(i, j, cosine) for every pair i < j of unit rows with cosine >= threshold, exactly (see module doc).
 
     Memory above X: one block of the similarity matrix (`block_mb`) plus a low-precision copy of X.
@@ -175,7 +180,9 @@ def similar_pairs(X: np.ndarray, threshold: float, *, device: str = "auto", bloc
             gi, gj = (r + a).cpu().numpy(), (c + a).cpu().numpy()
             upper = gj > gi
             gi, gj, sims = _verify(X, gi[upper], gj[upper], threshold)
-            out_i.append(gi), out_j.append(gj), out_s.append(sims)
+            out_i.append(gi)
+            out_j.append(gj)
+            out_s.append(sims)
             done_work += (b - a) * (n - a) - (b - a) ** 2 / 2
             if progress is not None:
                 progress(int(done_work), int(total_work), "duplicate search")
@@ -184,14 +191,17 @@ def similar_pairs(X: np.ndarray, threshold: float, *, device: str = "auto", bloc
     return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)
 
 
-def _verify(X: np.ndarray, i: np.ndarray, j: np.ndarray, threshold: float, chunk: int = 16384):
+def _verify(X: np.ndarray, i: np.ndarray, j: np.ndarray, threshold: float,
+            chunk: int = 16384) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Keep candidate pairs whose float64 cosine is >= threshold."""
     keep_i, keep_j, keep_s = [], [], []
     for s in range(0, len(i), chunk):
         ii, jj = i[s:s + chunk], j[s:s + chunk]
         sims = np.einsum("nd,nd->n", X[ii].astype(np.float64), X[jj].astype(np.float64))
         ok = sims >= threshold
-        keep_i.append(ii[ok]), keep_j.append(jj[ok]), keep_s.append(sims[ok].astype(np.float32))
+        keep_i.append(ii[ok])
+        keep_j.append(jj[ok])
+        keep_s.append(sims[ok].astype(np.float32))
     if not keep_i:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
     return (np.concatenate(keep_i).astype(np.int64), np.concatenate(keep_j).astype(np.int64),
@@ -222,7 +232,7 @@ def _low_precision(dev):
     return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else torch.float32
 
 
-def _as_int16_bits(value: float, dtype) -> int:
+def _as_int16_bits(value: float, dtype: Any) -> int:
     """Bit pattern (as int16) of the largest 16-bit float <= value, so `bits >= it` keeps all >= value."""
     import torch
 

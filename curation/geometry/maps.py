@@ -24,13 +24,17 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from curation.errors import Cancelled, CurationError
 from curation.workspace.arrays import atomic_write_text, load_array, save_array
 from curation.workspace.db import Workspace
+
+if TYPE_CHECKING:
+    from curation.geometry.embed_cache import EmbeddingStore
 
 Progress = Callable[[int, int, str], None]
 StopCheck = Callable[[], bool]
@@ -42,7 +46,7 @@ MAPS_DIR = "maps"
 
 @dataclass(frozen=True)
 class MapConfig:
-    method: str = "auto"  # "auto": UMAP, or PCA below MIN_UMAP_ROWS rows | "umap" | "pca"
+    method: Literal["auto", "umap", "pca"] = "auto"  # auto: UMAP, or PCA below MIN_UMAP_ROWS rows
     n_neighbors: int = 15
     min_dist: float = 0.1
     preview: bool = False  # PREVIEW_EPOCHS epochs instead of UMAP's default
@@ -170,7 +174,7 @@ def cluster_labels(X: np.ndarray, n_clusters: int = 0, seed: int = 42) -> np.nda
 
 
 # -- the cache ------------------------------------------------------------------------------------------
-def _folder(ws: Workspace, key: str):
+def _folder(ws: Workspace, key: str) -> Path:
     return ws.root / MAPS_DIR / key
 
 
@@ -261,7 +265,7 @@ def embeddings(ws: Workspace, pool_map_: PoolMap) -> np.ndarray | None:
         return None
 
 
-def default_store(ws: Workspace, model: str | None = None):
+def default_store(ws: Workspace, model: str | None = None) -> EmbeddingStore | None:
     """The workspace's embedding cache of `model` (default: the project's embedder), found from its meta.json
     without loading the model; the newest when several revisions are cached. None when there is none."""
     from curation.geometry.embed import DEFAULT_MODEL

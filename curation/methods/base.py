@@ -9,14 +9,17 @@ iteration): that is what makes a killed run resume to the same selection.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
 
-from curation.errors import Cancelled, CurationError
+# configs are built by curation.configs; these stay importable from here for pages/select.py and the CLI
+from curation.configs import choices_of as choices_of
+from curation.configs import help_of as help_of
+from curation.errors import Cancelled
 from curation.methods.budgets import Target
 from curation.records import Record
 
@@ -111,11 +114,12 @@ class Step:
 
 
 class Selector(Protocol):
-    """A selection method. Stateless: tunables live in the config, learned state in the persisted iterations."""
+    """A selection method. Stateless: tunables live in the config, learned state in the persisted iterations.
+    Register one with `curation.methods.registry.register` (docs/methods.md, "Adding a method")."""
 
     name: ClassVar[str]
     title: ClassVar[str]  # one line for menus
-    config_cls: ClassVar[type]
+    config_cls: ClassVar[type]  # a frozen dataclass; its type hints are the schema (curation.configs)
     uses_model: ClassVar[bool]  # trains or scores with a causal LM (slow; needs the model engine)
 
     def n_iterations(self, config: Any, target: Target) -> int: ...
@@ -147,52 +151,3 @@ def picks_needed(ctx: StepContext, target: Target | None = None) -> int:
     available = int(ctx.constraints.candidates().sum())
     need = target.n - len(ctx.constraints.required)
     return max(0, min(need, available))
-
-
-def config_from_dict(cls: type, values: dict[str, Any] | None) -> Any:
-    """Build a config dataclass from JSON-ish values, rejecting unknown keys with the list of known ones."""
-    values = dict(values or {})
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise CurationError(f"unknown setting {unknown[0]!r} for {cls.__name__}; known: {', '.join(known)}")
-    out = {}
-    for key, value in values.items():
-        default = getattr(cls, key, None)
-        try:
-            if isinstance(default, bool):
-                value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
-            elif isinstance(default, int):
-                value = int(value)
-            elif isinstance(default, float):
-                value = float(value)
-            elif isinstance(default, str):
-                value = str(value)
-        except (TypeError, ValueError):
-            raise CurationError(f"{cls.__name__}.{key} needs a {type(default).__name__}, got {value!r}") from None
-        out[key] = value
-    return cls(**out)
-
-
-def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    """Config validation for Literal fields (the dataclass does not enforce them)."""
-    if value not in choices:
-        raise CurationError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
-
-
-def setting(default: Any, help_text: str) -> Any:
-    """A config field with its default and the one-line description forms and --help show."""
-    return field(default=default, metadata={"help": help_text})
-
-
-def choices_of(cls: type) -> dict[str, tuple[str, ...]]:
-    """The allowed values of each Literal config field (for select boxes in forms)."""
-    import typing
-
-    hints = typing.get_type_hints(cls)
-    return {name: tuple(typing.get_args(t)) for name, t in hints.items() if typing.get_origin(t) is typing.Literal}
-
-
-def help_of(cls: type) -> dict[str, str]:
-    """One-line description of each config field (from `field(metadata={"help": ...})`), for forms and --help."""
-    return {f.name: str(f.metadata.get("help", "")) for f in fields(cls)}

@@ -13,10 +13,12 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from curation.methods.base import Previous, Step, StepContext, check_choice, finish, picks_needed, setting
+from curation.configs import setting
+from curation.methods.base import Previous, Step, StepContext, finish, picks_needed
 from curation.methods.budgets import Target
 from curation.methods.engines.base import Scores
 from curation.methods.kernels.clusters import pool_clusters
+from curation.methods.registry import register
 
 
 class _OneShot:
@@ -52,6 +54,7 @@ class RandomConfig:
     pass
 
 
+@register
 class RandomBaseline(_OneShot):
     name: ClassVar[str] = "random"
     title: ClassVar[str] = "Random: a uniform sample (seeded)"
@@ -69,6 +72,7 @@ class ClusterRandomConfig:
     cluster_seed: int = setting(42, "k-means random_state")
 
 
+@register
 class ClusterRandomBaseline(_OneShot):
     name: ClassVar[str] = "cluster_random"
     title: ClassVar[str] = "Cluster-random (clust_rand): uniform inside k-means clusters, quotas by cluster size"
@@ -96,10 +100,9 @@ class ClusterRandomBaseline(_OneShot):
 class LongestConfig:
     measure: Literal["chars", "tokens"] = setting("chars", "response length in characters or in tokens")
 
-    def validate(self) -> None:
-        check_choice("measure", self.measure, ("chars", "tokens"))
 
 
+@register
 class LongestBaseline(_OneShot):
     name: ClassVar[str] = "longest"
     title: ClassVar[str] = "Longest responses: the cheap, strong length control"
@@ -119,10 +122,9 @@ class PerplexityConfig:
     direction: Literal["high", "low"] = setting("high", "highest perplexity first (hard) or lowest (clean)")
     max_length: int = setting(512, "tokens per sample when scoring")
 
-    def validate(self) -> None:
-        check_choice("direction", self.direction, ("high", "low"))
 
 
+@register
 class PerplexityBaseline(_OneShot):
     name: ClassVar[str] = "perplexity"
     title: ClassVar[str] = "Perplexity PPL(y|x) under a small scorer model, highest or lowest first"
@@ -144,6 +146,7 @@ class StaticIFDConfig:
     max_length: int = setting(1024, "tokens per sample when scoring (Superfiltering: 1024)")
 
 
+@register
 class StaticIFDBaseline(_OneShot):
     name: ClassVar[str] = "static_ifd"
     title: ClassVar[str] = "Static IFD (Superfiltering): highest IFD < 1 under a small model, scored once"
@@ -169,10 +172,9 @@ class StaticIFDBaseline(_OneShot):
 class KCenterConfig:
     metric: Literal["l2", "cosine"] = setting("l2", "distance between sentence embeddings (unit vectors)")
 
-    def validate(self) -> None:
-        check_choice("metric", self.metric, ("l2", "cosine"))
 
 
+@register
 class KCenterBaseline(_OneShot):
     name: ClassVar[str] = "kcenter"
     title: ClassVar[str] = "One-shot K-Center on sentence embeddings (no model in the loop)"
@@ -209,10 +211,9 @@ class DeitaConfig:
     threshold: float = setting(0.9, "skip a sample whose cosine similarity to a taken one is at least this")
     max_length: int = setting(1024, "tokens per sample when scoring")
 
-    def validate(self) -> None:
-        check_choice("score", self.score, ("ifd", "perplexity", "response_length"))
 
 
+@register
 class DeitaBaseline(_OneShot):
     name: ClassVar[str] = "deita"
     title: ClassVar[str] = "DEITA-style walk: by score, skipping samples too similar to one already taken"
@@ -247,7 +248,9 @@ def deita_walk(X: np.ndarray, score: np.ndarray, candidates: np.ndarray, require
     max_sim = np.full(len(X), -np.inf)
     for r in required:
         np.maximum(max_sim, X @ X[r], out=max_sim)
-    picks, sims, skipped = [], [], []
+    picks: list[int] = []
+    sims: list[float] = []
+    skipped: list[int] = []
     for r in walk:
         if len(picks) == k:
             break
@@ -264,6 +267,3 @@ def deita_walk(X: np.ndarray, score: np.ndarray, candidates: np.ndarray, require
         sims += max_sim[extra].tolist()
     return np.asarray(picks, np.int64), np.asarray(sims, np.float64)
 
-
-BASELINES = (RandomBaseline(), ClusterRandomBaseline(), LongestBaseline(), PerplexityBaseline(),
-             StaticIFDBaseline(), KCenterBaseline(), DeitaBaseline())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
@@ -93,13 +94,31 @@ class Target:
         return Target(n=self.n, n_plan=size, max_tokens=int(self.max_tokens * share), tokens=self.tokens)
 
 
+def sample_count(budget: Budget, n_pool: int, *, tokens_per_sample: float | None = None) -> int:
+    """How many samples `budget` means in a pool of `n_pool`: the one rule every caller uses.
+
+    Samples: the count itself. Percent: floor(value x n_pool / 100) in exact decimal arithmetic, so 18.4% of
+    375 is 69 (in floats 375 x 18.4 / 100 = 68.99999...). Tokens: only an expectation,
+    floor(value / tokens_per_sample); the exact count depends on which samples a method picks (see `resolve`).
+    Not capped at the pool: `resolve` reports a budget the pool cannot meet.
+    """
+    if budget.kind == "samples":
+        return int(budget.value)
+    if budget.kind == "percent":
+        # str() of a float is its shortest repr ("18.4"), i.e. the number the user typed
+        return int(math.floor(Decimal(str(budget.value)) * n_pool / 100))
+    if tokens_per_sample is None:
+        raise ValueError("a token budget's sample count needs tokens_per_sample")
+    return int(budget.value // max(float(tokens_per_sample), 1.0))
+
+
 def resolve(budget: Budget, tokens: np.ndarray, *, required: np.ndarray, excluded: np.ndarray) -> Target:
     """Turn a budget into a target for a pool with `tokens` per row, checking it can be met."""
     n_pool = len(tokens)
     available = n_pool - int(excluded.sum())
     if budget.kind == "tokens":
         return _resolve_tokens(int(budget.value), np.asarray(tokens, np.int64), required, excluded)
-    n = int(budget.value) if budget.kind == "samples" else int(math.floor(budget.value * n_pool / 100 + 1e-9))
+    n = sample_count(budget, n_pool)
     if n < 1:
         raise CurationError(f"budget {budget} of a {n_pool}-sample pool selects nothing; raise it")
     if n > available:

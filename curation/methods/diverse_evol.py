@@ -23,10 +23,12 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from curation.configs import setting
 from curation.errors import CurationError
-from curation.methods.base import Previous, Step, StepContext, check_choice, required_prefix, setting
+from curation.methods.base import Previous, Step, StepContext, required_prefix
 from curation.methods.budgets import Target, apportion
 from curation.methods.engines.base import TrainSettings
+from curation.methods.registry import register
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,7 @@ class DiverseEvolConfig:
     keep_checkpoints: Literal["last", "all", "none"] = setting(
         "last", "keep each round's model, or only the newest (what a resume needs)")
 
-    def validate(self) -> None:
-        check_choice("pooling", self.pooling, ("mean", "response", "last"))
-        check_choice("metric", self.metric, ("l2", "cosine"))
-        check_choice("retrain", self.retrain, ("from_base", "continue"))
-        check_choice("keep_checkpoints", self.keep_checkpoints, ("last", "all", "none"))
+    def validate(self) -> None:  # the Literal choices are checked by curation.configs
         if self.rounds < 0 or self.epochs < 1 or self.init_size < 0:
             raise CurationError("DiverseEvol needs rounds >= 0, epochs >= 1 and init_size >= 0")
 
@@ -66,6 +64,7 @@ def pool_sizes(config: DiverseEvolConfig, n: int) -> list[int]:
     return [init] + (init + np.cumsum(adds)).tolist()
 
 
+@register
 class DiverseEvol:
     name: ClassVar[str] = "diverse_evol"
     title: ClassVar[str] = "DiverseEvol: K-Center in the embedding space of the model trained so far"
@@ -155,7 +154,7 @@ class DiverseEvol:
         result = ctx.engine.train(model, rows, self._settings(ctx, len(rows)), seed=ctx.seed + iteration,
                                   should_stop=ctx.should_stop)
         name = ctx.engine.save(model, ctx.checkpoint_name(iteration)) if cfg.keep_checkpoints != "none" else ""
-        return name, float(result.get("train_loss", np.nan))
+        return name, result.train_loss
 
     def _settings(self, ctx: StepContext, n_rows: int) -> TrainSettings:
         cfg: DiverseEvolConfig = ctx.config

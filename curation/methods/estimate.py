@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from curation.methods.budgets import Budget
+import numpy as np
+
+from curation.methods.budgets import Budget, sample_count
 from curation.workspace import samples
 from curation.workspace.db import Workspace
 
@@ -96,23 +98,37 @@ def _estimate_seconds() -> Callable[..., float]:
     return estimate_seconds
 
 
-def estimate_for_workspace(ws: Workspace, method: str, config: Any, budget: Budget) -> tuple[RunEstimate, int]:
-    """The estimate for a run of `method` on `ws`'s pool at `budget`, and about how many samples it selects."""
+@dataclass(frozen=True, eq=False)
+class PoolProfile:
+    """What an estimate needs to know about a pool; the app caches it (reading every record costs seconds)."""
+
+    n_pool: int
+    prompt_chars: float  # means
+    response_chars: float
+    text_keys: np.ndarray  # reference-embedder cache key of every sample's text (is the pool embedded yet?)
+
+
+def pool_profile(ws: Workspace) -> PoolProfile:
     from curation.geometry.embed import sample_text
     from curation.geometry.embed_cache import text_keys
+
+    prompt_chars, response_chars = samples.mean_chars(ws)
+    keys = text_keys(sample_text(record, "text") for _, record in samples.iter_records(ws))
+    return PoolProfile(n_pool=samples.count(ws), prompt_chars=prompt_chars, response_chars=response_chars,
+                       text_keys=keys)
+
+
+def estimate_for_workspace(ws: Workspace, method: str, config: Any, budget: Budget, *,
+                           profile: PoolProfile | None = None) -> tuple[RunEstimate, int]:
+    """The estimate for a run of `method` on `ws`'s pool at `budget`, and about how many samples it selects.
+
+    `select --estimate` and the Select page both call this; the page passes its cached `profile`.
+    """
     from curation.geometry.maps import embedded_share
 
-    n_pool = samples.count(ws)
-    row = ws.query("SELECT AVG(prompt_chars), AVG(response_chars) FROM samples")[0]
-    prompt_chars, response_chars = float(row[0] or 0), float(row[1] or 0)
-    if budget.kind == "percent":
-        n_select = int(n_pool * budget.value / 100)
-    elif budget.kind == "tokens":
-        n_select = int(budget.value / mean_tokens(prompt_chars, response_chars, 512)[0])
-    else:
-        n_select = int(budget.value)
-    keys = text_keys(sample_text(record, "text") for _, record in samples.iter_records(ws))
-    guess = estimate_run(method, config, n_pool=n_pool, n_select=max(1, min(n_select, n_pool)),
-                         prompt_chars=prompt_chars, response_chars=response_chars,
-                         embedded=embedded_share(ws, keys) >= 1.0)
-    return guess, min(n_select, n_pool)
+    p = profile if profile is not None else pool_profile(ws)
+    tokens = mean_tokens(p.prompt_chars, p.response_chars, 512)[0]
+    n_select = min(sample_count(budget, p.n_pool, tokens_per_sample=tokens), p.n_pool)
+    guess = estimate_run(method, config, n_pool=p.n_pool, n_select=max(1, n_select), prompt_chars=p.prompt_chars,
+                         response_chars=p.response_chars, embedded=embedded_share(ws, p.text_keys) >= 1.0)
+    return guess, n_select

@@ -23,15 +23,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+import pandas as pd
 
+from curation.configs import setting
 from curation.errors import CurationError
-from curation.methods.base import Previous, Step, StepContext, check_choice, finish, picks_needed, setting
+from curation.methods.base import Previous, Step, StepContext, finish, picks_needed
 from curation.methods.budgets import Target
 from curation.methods.engines.base import TrainSettings
 from curation.methods.kernels.tfidf_greedy import greedy_select, tfidf_matrix
+from curation.methods.registry import register
 
 
 @dataclass(frozen=True)
@@ -54,14 +57,12 @@ class IterITConfig:
     keep_checkpoints: Literal["last", "all"] = setting(
         "last", "keep each epoch's model, or only the newest (a resume needs the newest)")
 
-    def validate(self) -> None:
-        check_choice("score_type", self.score_type, ("both", "ifd"))
-        check_choice("update_strategy", self.update_strategy, ("iterative", "static"))
-        check_choice("keep_checkpoints", self.keep_checkpoints, ("last", "all"))
+    def validate(self) -> None:  # the Literal choices are checked by curation.configs
         if self.epochs < 1 or not 0.0 <= self.decay <= 1.0 or self.ngram_max < 1:
             raise CurationError("IterIT needs epochs >= 1, 0 <= decay <= 1 and ngram_max >= 1")
 
 
+@register
 class IterIT:
     name: ClassVar[str] = "iterit"
     title: ClassVar[str] = "IterIT: IFD x TF-IDF diversity under the current model, re-selected every epoch"
@@ -80,7 +81,7 @@ class IterIT:
             trained = np.zeros(n, bool)
             model = ctx.engine.base("target")
         else:
-            prev = previous.scores.sort_values("row")
+            prev = _scores_of(previous).sort_values("row")
             position = prev["order_position"].to_numpy().copy()
             ifd = prev["complexity"].to_numpy(dtype=np.float64).copy()
             scored = prev["scored_epoch"].to_numpy().copy()
@@ -92,7 +93,7 @@ class IterIT:
         order_list = np.argsort(np.where(position < 0, np.iinfo(np.int64).max, position), kind="stable")
         order_list = order_list[position[order_list] >= 0]
         if previous is not None and cfg.update_strategy == "static":
-            step = Step(order=previous.order, reasons=list(previous.scores.set_index("row").loc[
+            step = Step(order=previous.order, reasons=list(_scores_of(previous).set_index("row").loc[
                 previous.order, "reason"]), gains=np.full(len(previous.order), np.nan), metrics={"window": 0})
         else:
             step, order_list = self._select(ctx, model, iteration, order_list, ifd, scored, status)
@@ -105,7 +106,7 @@ class IterIT:
         step.checkpoint, step.metrics["train_loss"] = self._train(ctx, model, step.order, iteration)
         return step
 
-    def _select(self, ctx: StepContext, model, iteration: int, order_list: np.ndarray, ifd: np.ndarray,
+    def _select(self, ctx: StepContext, model: Any, iteration: int, order_list: np.ndarray, ifd: np.ndarray,
                 scored: np.ndarray, status: np.ndarray) -> tuple[Step, np.ndarray]:
         cfg: IterITConfig = ctx.config
         k = ctx.target.n_plan
@@ -157,14 +158,21 @@ class IterIT:
                                "n_unscorable": int((~ok).sum()), "n_filler": int(len(fillers))})
         return step, new_order
 
-    def _train(self, ctx: StepContext, model, rows: np.ndarray, iteration: int) -> tuple[str, float]:
+    def _train(self, ctx: StepContext, model: Any, rows: np.ndarray, iteration: int) -> tuple[str, float]:
         cfg: IterITConfig = ctx.config
         settings = TrainSettings(epochs=1, learning_rate=cfg.learning_rate, lora=cfg.lora,
                                  batch_size=max(1, min(cfg.batch_size, len(rows) // 4)), max_length=cfg.max_length)
         ctx.report(2, 3, f"training one epoch on {len(rows)} samples")
         seed = ctx.seed if cfg.reference_shuffle else ctx.seed + iteration
         result = ctx.engine.train(model, rows, settings, seed=seed, should_stop=ctx.should_stop)
-        return ctx.engine.save(model, ctx.checkpoint_name(iteration)), float(result.get("train_loss", np.nan))
+        return ctx.engine.save(model, ctx.checkpoint_name(iteration)), result.train_loss
+
+
+def _scores_of(previous: Previous) -> pd.DataFrame:
+    """The previous epoch's per-sample table: IterIT's state between epochs (order, IFD, status)."""
+    if previous.scores is None:
+        raise CurationError(f"epoch {previous.iteration}'s scores are missing; IterIT cannot continue from it")
+    return previous.scores
 
 
 def to_bfloat16(x: np.ndarray) -> np.ndarray:

@@ -23,12 +23,14 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from curation.configs import setting
 from curation.errors import CurationError
-from curation.methods.base import Previous, Step, StepContext, check_choice, finish, required_prefix, setting
+from curation.methods.base import Previous, Step, StepContext, finish, required_prefix
 from curation.methods.budgets import Target
 from curation.methods.engines.base import TrainSettings
 from curation.methods.kernels.clusters import pool_clusters
-from curation.methods.kernels.lp_scores import REGIONS, exact_quotas, interleave, lp1, lp1_app, reference_chunks
+from curation.methods.kernels.lp_scores import exact_quotas, interleave, lp1, lp1_app, reference_chunks
+from curation.methods.registry import register
 from curation.workspace.arrays import save_array
 
 
@@ -65,16 +67,12 @@ class LearningPercentageConfig:
     keep_checkpoints: Literal["last", "all", "none"] = setting("last",
         "keep the trained selector model on disk")
 
-    def validate(self) -> None:
-        check_choice("score", self.score, ("lp1", "lp1_app"))
-        check_choice("region", self.region, REGIONS)
-        check_choice("lp1_app_schedule", self.lp1_app_schedule, ("cut", "one_epoch"))
-        check_choice("budget_mode", self.budget_mode, ("exact", "reference_chunks"))
-        check_choice("keep_checkpoints", self.keep_checkpoints, ("last", "all", "none"))
+    def validate(self) -> None:  # the Literal choices are checked by curation.configs
         if self.epochs < 1 or (self.score == "lp1" and self.epochs < 2):
             raise CurationError("learning percentage needs epochs >= 2 for LP1 (>= 1 for LP1_app)")
 
 
+@register
 class LearningPercentage:
     name: ClassVar[str] = "learning_pct"
     title: ClassVar[str] = "Learning percentage (Small2Large): hard samples per cluster, scored by a small model"
@@ -149,7 +147,7 @@ class LearningPercentage:
         ctx.report(1, total, f"training the selector on {len(rows)} samples")
         train = engine.train(model, rows, settings, seed=ctx.seed, on_epoch_end=record, should_stop=ctx.should_stop)
         checkpoint = engine.save(model, ctx.checkpoint_name(0)) if cfg.keep_checkpoints != "none" else ""
-        return traj, {"selector_train_loss": train.get("train_loss")}, checkpoint
+        return traj, {"selector_train_loss": train.train_loss}, checkpoint
 
 
 def _rankings(clusters: np.ndarray, candidates: np.ndarray, key: np.ndarray, region: str,

@@ -24,6 +24,7 @@ from curation.methods import registry
 from curation.methods.base import COMPONENTS, Constraints, Pool, Previous, Progress, Step, StepContext
 from curation.methods.budgets import Budget, Target, parse_budget, resolve
 from curation.methods.engines.base import Engine, make_engine
+from curation.model.checkpoints import checkpoint_dir
 from curation.workspace import decisions, runs, samples
 from curation.workspace.arrays import atomic_write_text
 from curation.workspace.db import Workspace
@@ -35,7 +36,7 @@ def start_run(ws: Workspace, method: str, *, budget: str | int | Budget, config:
               models: dict[str, str] | None = None, name: str = "") -> int:
     """Create a run (nothing is computed yet) and snapshot the human decisions it must respect."""
     selector = registry.get(method)
-    if is_dataclass(config):
+    if is_dataclass(config) and not isinstance(config, type):
         config = asdict(config)
     cfg = registry.make_config(method, config)
     parsed = parse_budget(budget)
@@ -203,7 +204,7 @@ def _drop_old_checkpoints(ws: Workspace, run_id: int, iteration: int, cfg: Any) 
     if getattr(cfg, "keep_checkpoints", "last") != "last":
         return
     for old in range(iteration):
-        folder = ws.root / "checkpoints" / checkpoint_name(run_id, old)
+        folder = checkpoint_dir(ws.root, checkpoint_name(run_id, old))
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -17,21 +17,41 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from curation.errors import CurationError
-from curation.model import forward
-from curation.model.loading import LoadedModel, load_model
 from curation.workspace.db import Workspace
 
+if TYPE_CHECKING:
+    from curation.model.loading import LoadedModel
+
+# torch-free at import: the fake engine and the runner only need the paths (torch loads inside the functions)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 META = "checkpoint.json"
+FOLDER = "checkpoints"
+
+
+def checkpoints_root(ws_root: str | os.PathLike[str]) -> Path:
+    """The folder holding every checkpoint of the workspace at `ws_root`."""
+    return Path(ws_root) / FOLDER
+
+
+def checkpoint_dir(ws_root: str | os.PathLike[str], name: str) -> Path:
+    """The one place a checkpoint's folder is derived: <workspace>/checkpoints/<name> (name validated)."""
+    if not _NAME.match(name):
+        raise CurationError(f"invalid checkpoint name {name!r}: use letters, digits, '.', '_' or '-'")
+    return checkpoints_root(ws_root) / name
+
+
+def has_checkpoint(ws_root: str | os.PathLike[str], name: str) -> bool:
+    """Whether a complete model checkpoint `name` exists (its metadata is written last)."""
+    return (checkpoint_dir(ws_root, name) / META).exists()
 
 
 def _folder(ws: Workspace, name: str) -> Path:
-    if not _NAME.match(name):
-        raise CurationError(f"invalid checkpoint name {name!r}: use letters, digits, '.', '_' or '-'")
-    return ws.path("checkpoints", name)
+    folder = checkpoint_dir(ws.root, name)
+    folder.parent.mkdir(parents=True, exist_ok=True)  # as ws.path() did
+    return folder
 
 
 def _sha256(path: Path) -> str:
@@ -50,6 +70,7 @@ def save_checkpoint(ws: Workspace, lm: LoadedModel, name: str, *, metadata: dict
     import safetensors.torch
     from peft import get_peft_model_state_dict
 
+    from curation.model import forward
     from curation.model.distributed import World
 
     folder = _folder(ws, name)
@@ -103,13 +124,16 @@ def checkpoint_info(ws: Workspace, name: str) -> dict[str, Any]:
 
 
 def list_checkpoints(ws: Workspace) -> list[str]:
-    root = ws.root / "checkpoints"
+    root = checkpoints_root(ws.root)
     return sorted(p.name for p in root.iterdir() if (p / META).exists()) if root.exists() else []
 
 
 def load_checkpoint(ws: Workspace, name: str, *, device: str | None = None, dtype: str | None = None) -> LoadedModel:
     """The base model with the checkpoint's weights applied, ready to score or to continue training."""
     import safetensors.torch
+
+    from curation.model import forward
+    from curation.model.loading import load_model
 
     info = checkpoint_info(ws, name)
     weights = _folder(ws, name) / info["weights"]
@@ -123,8 +147,9 @@ def load_checkpoint(ws: Workspace, name: str, *, device: str | None = None, dtyp
         lm.model = get_peft_model(lm.model, LoraConfig(task_type="CAUSAL_LM", **info["lora"]))
         state = safetensors.torch.load_file(weights, device=str(lm.device))
         result = set_peft_model_state_dict(lm.model, state)
-        if getattr(result, "unexpected_keys", None):
-            raise CurationError(f"{weights} does not fit {info['base']}: unexpected {result.unexpected_keys[:3]}")
+        unexpected = list(getattr(result, "unexpected_keys", None) or [])  # peft's result type varies by version
+        if unexpected:
+            raise CurationError(f"{weights} does not fit {info['base']}: unexpected {unexpected[:3]}")
     else:
         missing, unexpected = safetensors.torch.load_model(forward.hf_model(lm), weights, device=str(lm.device))
         if missing or unexpected:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,7 +48,7 @@ class World:
         torch.distributed.all_reduce(t)
         return t.cpu().numpy()
 
-    def all_reduce_grads(self, params) -> None:
+    def all_reduce_grads(self, params: Any) -> None:
         if self.size == 1:
             return
         for p in params:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from curation.errors import CurationError
 from curation.records import Record, join_prompt
@@ -57,11 +58,11 @@ def to_chat(record: Record) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.content} for m in record.messages]
 
 
-def _render(tokenizer, messages: list[dict[str, str]], generation: bool) -> str:
+def _render(tokenizer: Any, messages: list[dict[str, str]], generation: bool) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
 
 
-def chat_segments(tokenizer, messages: list[dict[str, str]]) -> list[Segment]:
+def chat_segments(tokenizer: Any, messages: list[dict[str, str]]) -> list[Segment]:
     """Split a chat-template rendering into context and assistant segments (see the module docstring)."""
     segments: list[Segment] = []
     done = ""
@@ -85,7 +86,7 @@ class _PrefixError(CurationError):
                          " model with template='alpaca'")
 
 
-def direct_chat_segments(tokenizer, response: str) -> list[Segment]:
+def direct_chat_segments(tokenizer: Any, response: str) -> list[Segment]:
     """The response alone under the chat template: assistant-only, or after an empty user turn when the
     template cannot start with an assistant turn. Either way the context is the same for every sample."""
     try:
@@ -122,7 +123,7 @@ def direct_alpaca_segments(response: str, eos: tuple[int, ...]) -> list[Segment]
 class Formatter:
     """Formats records for one tokenizer and template. Cheap to build; tokenises in batches."""
 
-    def __init__(self, tokenizer, template: str, max_length: int):
+    def __init__(self, tokenizer: Any, template: str, max_length: int) -> None:
         if template not in ("chat", "alpaca"):
             raise CurationError(f"unknown template {template!r}; use chat or alpaca")
         if template == "chat" and not getattr(tokenizer, "chat_template", None):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -22,13 +22,13 @@ Autocast = Literal["auto", "bf16", "off"]
 HEAD_CHUNK = 1024  # positions per output-layer call: bounds the fp32 logits temporary to ~200 MB at 49k vocab
 
 
-def hf_model(lm: LoadedModel):
+def hf_model(lm: LoadedModel) -> Any:
     """The transformers model under any peft wrapper."""
     model = lm.model
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def autocast(lm: LoadedModel, mode: Autocast):
+def autocast(lm: LoadedModel, mode: Autocast) -> contextlib.AbstractContextManager[Any]:
     """bf16 autocast on CPU where the CPU computes bf16 natively (AVX512-BF16/AMX), and on GPUs with fp32
     weights; fp32 masters and fp32 loss arithmetic either way."""
     device = lm.device.type
@@ -43,7 +43,8 @@ def autocast(lm: LoadedModel, mode: Autocast):
     return torch.autocast(device_type=device, dtype=torch.bfloat16)
 
 
-def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device, length: int | None = None):
+def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device: Any,
+              length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded ids and attention mask; `length` pads further (the padded-to-max benchmark baseline)."""
     width = max(len(s) for s in seqs) if length is None else length
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
@@ -62,7 +63,7 @@ def pad_id(lm: LoadedModel) -> int:
     return 0
 
 
-def _backbone(lm: LoadedModel):
+def _backbone(lm: LoadedModel) -> Any:
     model = hf_model(lm)
     backbone = model.base_model
     head = model.get_output_embeddings()
@@ -89,7 +90,8 @@ def fast_head_ok(lm: LoadedModel) -> bool:
     return lm.extra["fast_head"]
 
 
-def hidden_and_head(lm: LoadedModel, ids, mask, *, positions=None, need_hidden: bool = True):
+def hidden_and_head(lm: LoadedModel, ids: torch.Tensor, mask: torch.Tensor, *, positions: Any = None,
+                    need_hidden: bool = True) -> Any:
     """Run the model; return (last hidden states [B, L, H] or None, logits at `positions` [P, V]).
 
     `positions` is (rows, cols) index tensors. On the fast path logits are computed only there, and in the
@@ -112,7 +114,7 @@ def hidden_and_head(lm: LoadedModel, ids, mask, *, positions=None, need_hidden: 
     return hidden, logits
 
 
-def token_nll(logits, targets, *, stats: bool = False):
+def token_nll(logits: torch.Tensor, targets: torch.Tensor, *, stats: bool = False) -> Any:
     """Per-position NLL in fp32 (and max logit, top-1 minus top-2 margin, entropy when `stats`)."""
     nll, max_logit, margin, entropy = [], [], [], []
     for start in range(0, logits.shape[0], HEAD_CHUNK):

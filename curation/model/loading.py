@@ -17,6 +17,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -65,7 +66,7 @@ def cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "curation"
 
 
-def choose_device(device: str | None = None):
+def choose_device(device: str | None = None) -> Any:
     import torch
 
     if device:
@@ -75,7 +76,7 @@ def choose_device(device: str | None = None):
     return torch.device("cpu")
 
 
-def choose_dtype(device, dtype: str | None = None):
+def choose_dtype(device: Any, dtype: str | None = None) -> Any:
     """bf16 weights on a GPU that supports them, fp32 on CPU (bf16 there only as autocast, which keeps fp32 masters)."""
     import torch
 
@@ -101,7 +102,7 @@ def default_gguf_path() -> Path:
     return path
 
 
-def default_model_dir(progress=None) -> Path:
+def default_model_dir(progress: Callable[[int, int, str], None] | None = None) -> Path:
     """The converted default model (safetensors + tokenizer), converting it on first use."""
     gguf = default_gguf_path()
     try:
@@ -131,7 +132,7 @@ def _convert_gguf(gguf: Path, folder: Path) -> None:
             tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
             model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         # the weights are now plain fp32 tensors: drop the GGUF marker so reloading takes the normal path
-        model.hf_quantizer = None
+        model.hf_quantizer = None  # type: ignore[assignment]
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.config._name_or_path = DEFAULT_MODEL
@@ -200,5 +201,5 @@ def load_model(
     elif template not in ("chat", "alpaca"):
         raise CurationError(f"unknown template {template!r}; use auto, chat or alpaca")
     torch.set_grad_enabled(True)  # a caller's inference_mode must not leak into later training
-    return LoadedModel(model=model, tokenizer=tokenizer, template=chosen, base=base, model_key=base,
+    return LoadedModel(model=model, tokenizer=tokenizer, template=chosen, base=base, model_key=base,  # type: ignore[arg-type]
                        device=dev, dtype=dt, trust_remote_code=trust_remote_code)

@@ -17,14 +17,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from curation.errors import Cancelled, CurationError
 from curation.model import distributed, forward
-from curation.model.formatting import OK, Formatter
+from curation.model.formatting import OK, Formatted, Formatter
 from curation.model.loading import LoadedModel
 from curation.records import Record
 
@@ -110,7 +110,8 @@ class _Item:
     span: tuple[int, int] | None  # response tokens to score, None = embed only
 
 
-def build_items(lm: LoadedModel, records: Sequence[Record], config: ScoreConfig):
+def build_items(lm: LoadedModel, records: Sequence[Record],
+                config: ScoreConfig) -> tuple[list[_Item], list[Formatted]]:
     """Format every record; return (work items, cond formats)."""
     cond = Formatter(lm.tokenizer, lm.template, config.max_length).format(records)
     direct = Formatter(lm.tokenizer, lm.template, 10**9).format(records, direct=True) if config.ifd else None
@@ -193,7 +194,9 @@ def embed_records(
 def _run_batch(lm: LoadedModel, items: list[_Item], config: ScoreConfig, acc: _Accumulator) -> None:
     width = config.max_length if config.batching == "padded" else None
     ids, mask = forward.pad_batch([it.ids for it in items], forward.pad_id(lm), lm.device, width)
-    rows, cols, owner = [], [], []
+    rows: list[int] = []
+    cols: list[int] = []
+    owner: list[int] = []
     for r, it in enumerate(items):
         if it.span is not None and (config.nll or config.uncertainty or it.direct):
             a, b = it.span
@@ -206,7 +209,7 @@ def _run_batch(lm: LoadedModel, items: list[_Item], config: ScoreConfig, acc: _A
         positions = (torch.tensor(rows, device=lm.device), torch.tensor(cols, device=lm.device))
     with torch.inference_mode(), forward.autocast(lm, config.autocast):
         hidden, logits = forward.hidden_and_head(lm, ids, mask, positions=positions, need_hidden=need_hidden)
-        if logits is not None:
+        if logits is not None and positions is not None:
             targets = ids[positions[0], positions[1] + 1]
             nll, stats = forward.token_nll(logits, targets, stats=config.uncertainty)
             acc.add_tokens(items, np.asarray(owner), nll, stats)
@@ -229,7 +232,7 @@ class _Accumulator:
             for key in table:
                 table[key] = world.sum_array(table[key])
 
-    def add_tokens(self, items: list[_Item], owner: np.ndarray, nll, stats) -> None:
+    def add_tokens(self, items: list[_Item], owner: np.ndarray, nll: torch.Tensor, stats: Any) -> None:
         per_token = nll.double().cpu().numpy()
         extra = [s.double().cpu().numpy() for s in stats] if stats is not None else []
         for r, it in enumerate(items):
@@ -243,7 +246,7 @@ class _Accumulator:
                 for name, values in zip(UNCERTAINTY, extra):
                     self.sums[name][it.sample] += values[sel].sum()
 
-    def add_pooled(self, items: list[_Item], hidden, mask) -> None:
+    def add_pooled(self, items: list[_Item], hidden: torch.Tensor, mask: torch.Tensor) -> None:
         lengths = mask.sum(1)
         for pooling in self.config.pooling:
             out = self.pooled[pooling]
@@ -261,7 +264,8 @@ class _Accumulator:
                 out[it.sample] = vec.cpu().numpy()
                 self.filled[pooling][it.sample] = 1
 
-    def result(self, ids, cond, config: ScoreConfig, model_key: str, seconds: float) -> ScoreResult:
+    def result(self, ids: Sequence[str], cond: list[Formatted], config: ScoreConfig, model_key: str,
+               seconds: float) -> ScoreResult:
         status = np.array([f.status for f in cond], dtype="<U16")
         ok = status == OK
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -272,7 +276,7 @@ class _Accumulator:
                    for k in UNCERTAINTY} if config.uncertainty else {}
             f32 = lambda x: np.asarray(x, dtype=np.float32)  # noqa: E731
             return ScoreResult(
-                sample_ids=ids, status=status, nll=f32(nll), n_tokens=c.astype(np.int32), ppl=f32(np.exp(nll)),
+                sample_ids=tuple(ids), status=status, nll=f32(nll), n_tokens=c.astype(np.int32), ppl=f32(np.exp(nll)),
                 nll_direct=f32(nll_d), n_tokens_direct=d.astype(np.int32), ppl_direct=f32(np.exp(nll_d)),
                 ifd=f32(np.exp(nll - nll_d)), truncated=np.array([f.truncated for f in cond], dtype=bool),
                 embeddings={p: np.where(self.filled[p][:, None] > 0, e, np.nan).astype(np.float32)

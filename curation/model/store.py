@@ -13,7 +13,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -141,7 +141,9 @@ def load_scores(ws: Workspace, model_key: str, sample_ids: Sequence[str], *, set
     embeddings = {p: load_embeddings(ws, model_key, setup, p, ids) for p in poolings}
     return ScoreResult(sample_ids=tuple(ids), status=status, truncated=truncated, embeddings=embeddings,
                        uncertainty={c: floats[c] for c in UNCERTAINTY} if have_unc else {}, model_key=model_key,
-                       **{c: floats[c] for c in ("nll", "ppl", "nll_direct", "ppl_direct", "ifd")}, **ints)
+                       nll=floats["nll"], ppl=floats["ppl"], nll_direct=floats["nll_direct"],
+                       ppl_direct=floats["ppl_direct"], ifd=floats["ifd"], n_tokens=ints["n_tokens"],
+                       n_tokens_direct=ints["n_tokens_direct"])
 
 
 def _emb_folder(ws: Workspace, model_key: str) -> Path:
@@ -196,6 +198,6 @@ def _merge_embeddings(ws: Workspace, model_key: str, setup: str, pooling: str, i
             path.unlink(missing_ok=True)
 
 
-def _chunks(ids: Sequence[str], size: int = 900):
+def _chunks(ids: Sequence[str], size: int = 900) -> Iterator[Sequence[str]]:
     for start in range(0, len(ids), size):
         yield list(ids[start:start + size])

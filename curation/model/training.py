@@ -53,10 +53,14 @@ class TrainConfig:
     autocast: forward.Autocast = "auto"
     group_by_length: bool = True  # batch similar lengths together (less padding), order still random
     train_on: str = "all_assistant"  # or "last": only the final assistant turn is labelled
+    # >0: keep the schedule (warmup, cosine) of all `epochs` but stop after this many (LP1_app as released)
+    stop_after_epochs: int = 0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.grad_accum < 1:
             raise CurationError("epochs, batch_size and grad_accum must be at least 1")
+        if self.stop_after_epochs < 0:
+            raise CurationError("stop_after_epochs must be 0 (train every epoch) or more")
         if self.train_on not in ("all_assistant", "last"):
             raise CurationError("train_on must be 'all_assistant' or 'last'")
 
@@ -157,7 +161,7 @@ def train(
                     tokens += n_tok
                 world.all_reduce_grads(params)
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-                rates.append(schedule.get_last_lr()[0])
+                rates.append(float(schedule.get_last_lr()[0]))
                 optimizer.step()
                 schedule.step()
                 optimizer.zero_grad(set_to_none=True)
@@ -170,7 +174,7 @@ def train(
             lm.model.eval()
             if on_epoch_end is not None:
                 on_epoch_end(epoch, lm)
-            if step >= total:
+            if step >= total or (config.stop_after_epochs and epoch + 1 >= config.stop_after_epochs):
                 break
     finally:
         lm.model.eval()
@@ -182,10 +186,12 @@ def train(
                        model_key=lm.model_key)
 
 
-def response_loss(lm: LoadedModel, batch: Sequence[Formatted], config: TrainConfig):
+def response_loss(lm: LoadedModel, batch: Sequence[Formatted],
+                  config: TrainConfig) -> tuple[torch.Tensor, int, int]:
     """(sum of NLL over labelled tokens, label count, tokens): the only loss the trainer uses."""
     ids, mask = forward.pad_batch([f.input_ids for f in batch], forward.pad_id(lm), lm.device)
-    rows, cols = [], []
+    rows: list[int] = []
+    cols: list[int] = []
     for r, f in enumerate(batch):
         for a, b in (f.labels if config.train_on == "all_assistant" else f.labels[-1:]):
             rows += [r] * (b - a)
@@ -208,10 +214,13 @@ def _n_labels(f: Formatted) -> int:
     return sum(b - a for a, b in f.labels)
 
 
-def _formatted(lm: LoadedModel, config: TrainConfig, records: Sequence[Record]):
+def _formatted(lm: LoadedModel, config: TrainConfig,
+               records: Sequence[Record]) -> tuple[list[Formatted], list[str], dict[str, str]]:
     """(trainable formatted samples, their ids, skipped id -> reason)."""
     formatted = Formatter(lm.tokenizer, lm.template, config.max_length).format(records)
-    keep, ids, skipped = [], [], {}
+    keep: list[Formatted] = []
+    ids: list[str] = []
+    skipped: dict[str, str] = {}
     for record, f in zip(records, formatted):
         if f.status == OK and _n_labels(f) > 0:
             keep.append(f)
@@ -221,7 +230,8 @@ def _formatted(lm: LoadedModel, config: TrainConfig, records: Sequence[Record]):
     return keep, ids, skipped
 
 
-def _step_batches(formatted: list[Formatted], config: TrainConfig, rng: np.random.Generator, world_size: int):
+def _step_batches(formatted: list[Formatted], config: TrainConfig, rng: np.random.Generator,
+                  world_size: int) -> list[list[list[int]]]:
     """Micro-batches grouped per optimizer step, in a seeded random order."""
     order = rng.permutation(len(formatted))
     size = config.batch_size
@@ -245,5 +255,7 @@ def _cosine(step: int, warmup: int, total: int) -> float:
 
 def _train_key(parent: str, config: TrainConfig, seed: int, ids: list[str]) -> str:
     """Deterministic identity of the weights a round produces (same seed + data + config = same weights)."""
-    payload = json.dumps({"config": asdict(config), "seed": seed, "ids": ids}, sort_keys=True)
+    # stop_after_epochs is left out: stopping early changes no weight up to the stop (same key, same weights)
+    settings = {k: v for k, v in asdict(config).items() if k != "stop_after_epochs"}
+    payload = json.dumps({"config": settings, "seed": seed, "ids": ids}, sort_keys=True)
     return f"{parent}+train-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"

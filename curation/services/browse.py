@@ -265,3 +265,19 @@ def run_choices(ws: Workspace) -> list[tuple[int, str, list[int]]]:
 def with_ids(flt: Filter, ids: Sequence[str] | None) -> Filter:
     """The filter restricted to an explicit id set (None lifts the restriction)."""
     return replace(flt, ids=None if ids is None else tuple(ids))
+
+
+# -- paging a table ------------------------------------------------------------------------------------
+def n_pages(total: int, size: int) -> int:
+    """Pages of `size` rows for `total` matches (at least one: an empty table still has its page)."""
+    return max(1, -(-total // size))
+
+
+def row_range(total: int, size: int, page_no: int) -> tuple[int, int]:
+    """First and last row number (from 1) shown on page `page_no`, for the "Rows a–b of n" caption."""
+    return min(total, (page_no - 1) * size + 1), min(total, page_no * size)
+
+
+def row_label(row: int, prompt: str, width: int = 90) -> str:
+    """A row in a chooser: its number and the start of its prompt on one line."""
+    return f"row {row}: {' '.join(prompt.split())[:width]}"

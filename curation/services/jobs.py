@@ -103,7 +103,7 @@ def submit(ws: Workspace, kind: str, params: dict[str, Any] | None = None) -> in
     with ws.transaction() as conn:
         cur = conn.execute("INSERT INTO jobs(kind, params, status, created) VALUES (?, ?, 'queued', ?)",
                            (kind, json.dumps(params or {}), time.time()))
-        return int(cur.lastrowid)
+        return int(cur.lastrowid or 0)  # set by every INSERT
 
 
 def get(ws: Workspace, job_id: int) -> Job:
@@ -150,7 +150,8 @@ def claim_next(ws: Workspace) -> Job | None:
 def run_job(ws: Workspace, job: Job) -> Job:
     """Run one claimed job to its end, recording done / failed / cancelled."""
     ctx = JobContext(ws, job.job_id)
-    status, result, error = "done", {}, ""
+    status, error = "done", ""
+    result: dict[str, Any] = {}
     try:
         module, func = KINDS[job.kind].split(":")
         fn: Callable = getattr(importlib.import_module(module), func)
@@ -221,7 +222,7 @@ def ensure_worker(ws: Workspace) -> bool:
     return True
 
 
-def _try_lock(ws: Workspace):
+def _try_lock(ws: Workspace) -> Any:
     fh = open(ws.path("worker.lock"), "a")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -231,7 +232,7 @@ def _try_lock(ws: Workspace):
     return fh
 
 
-def _job(r) -> Job:
+def _job(r: Any) -> Job:
     return Job(r["job_id"], r["kind"], json.loads(r["params"]), r["status"], r["done"], r["total"], r["message"],
                json.loads(r["result"]) if r["result"] else {}, r["error"], bool(r["cancel_requested"]),
                r["created"], r["started"], r["finished"])

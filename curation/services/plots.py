@@ -60,7 +60,7 @@ def map_figure(coords: np.ndarray, colour: Sequence | np.ndarray, *, hover: Sequ
     """
     coords = np.asarray(coords, dtype=np.float32)
     values = np.asarray(colour, dtype=object if not continuous else np.float64)
-    hover = np.asarray(list(hover), dtype=object)
+    hovers = np.asarray(list(hover), dtype=object)
     rows = np.arange(len(coords))
     fig = go.Figure()
     template = "%{hovertext}<extra>%{fullData.name}</extra>"
@@ -70,13 +70,13 @@ def map_figure(coords: np.ndarray, colour: Sequence | np.ndarray, *, hover: Sequ
         if missing.any():
             fig.add_trace(go.Scattergl(x=coords[missing, 0], y=coords[missing, 1], mode="markers", name=missing_label,
                                        marker={"size": marker_size, "color": MISSING_COLOUR}, customdata=rows[missing],
-                                       hovertext=hover[missing], hovertemplate=template))
+                                       hovertext=hovers[missing], hovertemplate=template))
         shown = ~missing
         fig.add_trace(go.Scattergl(
             x=coords[shown, 0], y=coords[shown, 1], mode="markers", name=colour_label or "value",
             marker={"size": marker_size, "color": values[shown], "colorscale": "Viridis", "showscale": True,
                     "colorbar": {"title": {"text": colour_label}}},
-            customdata=rows[shown], hovertext=hover[shown],
+            customdata=rows[shown], hovertext=hovers[shown],
             hovertemplate=value_hover))
         return _map_layout(fig, title, height)
     labels = np.array([missing_label if _missing(v) else str(v) for v in values], dtype=object)
@@ -92,15 +92,15 @@ def map_figure(coords: np.ndarray, colour: Sequence | np.ndarray, *, hover: Sequ
             MISSING_COLOUR if name == missing_label else PALETTE[number % len(PALETTE)])
         fig.add_trace(go.Scattergl(x=coords[mask, 0], y=coords[mask, 1], mode="markers", name=name,
                                    marker={"size": marker_size, "color": colour_of}, customdata=rows[mask],
-                                   hovertext=hover[mask], hovertemplate=template))
+                                   hovertext=hovers[mask], hovertemplate=template))
     return _map_layout(fig, title, height)
 
 
-def _missing(value) -> bool:
+def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and not np.isfinite(value))
 
 
-def _natural(label: str):
+def _natural(label: str) -> tuple[int, float, str]:
     """Sort numbers as numbers ("2" before "10"), everything else alphabetically after them."""
     try:
         return (0, float(label), "")

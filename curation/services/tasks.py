@@ -1,24 +1,117 @@
 """Job functions: adapt library calls to the job queue's (ws, params, ctx) -> result form.
 
 Each function imports its heavy dependencies lazily, so the worker starts fast and the app never pays for
-torch or umap on page load.
+torch or umap on page load. Params are JSON, read strictly into a params dataclass per kind through
+`curation.configs.config_from_dict` (an unknown or ill-typed key fails the job with a message naming it); the
+embed, umap and score jobs parse theirs in cheap `parse_*` functions that load no model, so a bad submission is
+caught, and testable, without one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from curation.configs import config_from_dict
 from curation.errors import Cancelled
 from curation.services.jobs import JobContext
 from curation.workspace.db import Workspace
+
+if TYPE_CHECKING:
+    from curation.geometry.embed import EmbedConfig
+    from curation.geometry.maps import MapConfig
+    from curation.model.scoring import ScoreConfig
+
+TextField = Literal["text", "prompt"]  # curation.geometry.embed.FIELDS
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportParams:
+    source: str
+    schema: str | None = None
+    strict: bool = False
+    split: str = "train"
+
+
+@dataclasses.dataclass(frozen=True)
+class SleepParams:
+    steps: int = 10
+    seconds: float = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class RunParams:
+    """`select` and `timeline` job params."""
+
+    run_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DedupScanParams:
+    field: TextField = "prompt"
+    floor: float = 0.85
+    near: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbedParams:
+    """`embed` job params: `config` holds EmbedConfig's settings."""
+
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    field: TextField = "text"
+
+
+@dataclasses.dataclass(frozen=True)
+class UmapParams:
+    """`umap` job params: `map` holds MapConfig's settings, `config` the embedder's (EmbedConfig)."""
+
+    map: dict[str, Any] = dataclasses.field(default_factory=dict)
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    field: TextField = "text"
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreParams:
+    """`score` job params: a model (None = the default) or a workspace checkpoint; `config` holds ScoreConfig's
+    settings; `sample_ids` None scores every sample."""
+
+    model: str | None = None
+    checkpoint: str | None = None
+    device: str | None = None
+    trust_remote_code: bool = False
+    sample_ids: list[str] | None = None
+    recompute: bool = False
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def parse_embed(params: dict[str, Any]) -> tuple[EmbedParams, EmbedConfig]:
+    from curation.geometry.embed import EmbedConfig
+
+    job = config_from_dict(EmbedParams, params)
+    return job, config_from_dict(EmbedConfig, job.config)
+
+
+def parse_umap(params: dict[str, Any]) -> tuple[UmapParams, MapConfig, EmbedConfig]:
+    from curation.geometry.embed import EmbedConfig
+    from curation.geometry.maps import MapConfig
+
+    job = config_from_dict(UmapParams, params)
+    return job, config_from_dict(MapConfig, job.map), config_from_dict(EmbedConfig, job.config)
+
+
+def parse_score(params: dict[str, Any]) -> tuple[ScoreParams, ScoreConfig]:
+    from curation.model.scoring import ScoreConfig  # imports torch, but loads no model
+
+    job = config_from_dict(ScoreParams, params)
+    return job, config_from_dict(ScoreConfig, job.config)
 
 
 def run_import(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     from curation.formats import importer
 
-    report = importer.import_source(ws, params["source"], schema=params.get("schema"),
-                                    strict=bool(params.get("strict")), hub_split=params.get("split", "train"),
+    job = config_from_dict(ImportParams, params)
+    report = importer.import_source(ws, job.source, schema=job.schema, strict=job.strict, hub_split=job.split,
                                     progress=ctx.progress, should_stop=ctx.should_stop)
     return {"summary": report.summary(), "import_id": report.import_id, "new_samples": report.new_samples,
             "skipped": report.skipped}
@@ -26,7 +119,8 @@ def run_import(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[s
 
 def run_sleep(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Count to `steps`, one step per `seconds`; used to test progress, cancellation and restarts."""
-    steps, seconds = int(params.get("steps", 10)), float(params.get("seconds", 0.1))
+    job = config_from_dict(SleepParams, params)
+    steps, seconds = job.steps, job.seconds
     for i in range(steps):
         if ctx.should_stop():
             raise Cancelled(f"stopped at step {i}")
@@ -37,11 +131,10 @@ def run_sleep(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[st
 
 def run_embed(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Embed the pool with a sentence encoder (cached: only new texts cost anything)."""
-    from curation.geometry.embed import EmbedConfig, embed_pool
+    from curation.geometry.embed import embed_pool
 
-    config = EmbedConfig(**{k: v for k, v in params.get("config", {}).items() if k in EmbedConfig.__dataclass_fields__})
-    X = embed_pool(ws, config, field=params.get("field", "text"), progress=ctx.progress,
-                   should_stop=ctx.should_stop)
+    job, config = parse_embed(params)
+    X = embed_pool(ws, config, field=job.field, progress=ctx.progress, should_stop=ctx.should_stop)
     return {"rows": int(X.shape[0]), "dim": int(X.shape[1]), "model": config.model}
 
 
@@ -49,19 +142,18 @@ def run_select(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[s
     """Run (or resume) a selection run created with `curation.methods.runner.start_run`."""
     from curation.methods.runner import run_selection
 
-    run = run_selection(ws, int(params["run_id"]), progress=ctx.progress, should_stop=ctx.should_stop)
+    run_id = config_from_dict(RunParams, params).run_id
+    run = run_selection(ws, run_id, progress=ctx.progress, should_stop=ctx.should_stop)
     return {"run_id": run.run_id, "status": run.status}
 
 
 def run_umap(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """The pool's 2-D map (curation.geometry.maps): embeds what is missing, lays it out, caches both."""
-    from curation.geometry.embed import EmbedConfig
-    from curation.geometry.maps import MapConfig, pool_map
+    from curation.geometry.maps import pool_map
 
-    config = MapConfig(**{k: v for k, v in params.get("map", {}).items() if k in MapConfig.__dataclass_fields__})
-    embed = EmbedConfig(**{k: v for k, v in params.get("config", {}).items() if k in EmbedConfig.__dataclass_fields__})
-    result = pool_map(ws, embed_config=embed, field=params.get("field", "text"), config=config,
-                      progress=ctx.progress, should_stop=ctx.should_stop)
+    job, config, embed = parse_umap(params)
+    result = pool_map(ws, embed_config=embed, field=job.field, config=config, progress=ctx.progress,
+                      should_stop=ctx.should_stop)
     return {"key": result.key, "rows": int(result.meta["n"]), "method": result.meta["method"],
             "preview": result.preview, "seconds": result.meta["seconds"]}
 
@@ -70,8 +162,9 @@ def run_dedup_scan(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> di
     """One duplicate scan of the pool, kept for the Duplicates page (curation.geometry.dedup_scan)."""
     from curation.geometry.dedup_scan import scan_and_save
 
-    saved = scan_and_save(ws, field=params.get("field", "prompt"), floor=float(params.get("floor", 0.85)),
-                          near=bool(params.get("near", True)), progress=ctx.progress, should_stop=ctx.should_stop)
+    job = config_from_dict(DedupScanParams, params)
+    saved = scan_and_save(ws, field=job.field, floor=job.floor, near=job.near, progress=ctx.progress,
+                          should_stop=ctx.should_stop)
     return {"rows": saved.pool.scan.n, "pairs": int(len(saved.pool.scan.i)), "floor": saved.floor}
 
 
@@ -79,25 +172,21 @@ def run_timeline(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict
     """A run's same-size random Vendi baseline (curation.services.timeline), for the Select page's timeline."""
     from curation.services.timeline import compute_baseline
 
-    bands = compute_baseline(ws, int(params["run_id"]), progress=ctx.progress, should_stop=ctx.should_stop)
-    return {"run_id": int(params["run_id"]), "sizes": len(bands)}
+    run_id = config_from_dict(RunParams, params).run_id
+    bands = compute_baseline(ws, run_id, progress=ctx.progress, should_stop=ctx.should_stop)
+    return {"run_id": run_id, "sizes": len(bands)}
 
 
 def run_score(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Score samples (all by default) with a model or a workspace checkpoint; results cached in the workspace."""
     from curation import model
-    from curation.model.scoring import ScoreConfig
 
-    if params.get("checkpoint"):
-        lm = model.load_checkpoint(ws, params["checkpoint"], device=params.get("device"))
+    job, config = parse_score(params)  # before loading anything: a bad submission fails at once
+    if job.checkpoint:
+        lm = model.load_checkpoint(ws, job.checkpoint, device=job.device)
     else:
-        lm = model.load_model(params.get("model"), device=params.get("device"),
-                              trust_remote_code=bool(params.get("trust_remote_code")))
-    fields = ScoreConfig.__dataclass_fields__
-    config = ScoreConfig(**{k: (tuple(v) if isinstance(v, list) else v)
-                            for k, v in params.get("config", {}).items() if k in fields})
-    result = model.score_samples(ws, lm, params.get("sample_ids"), config=config,
-                                 recompute=bool(params.get("recompute")), progress=ctx.progress,
-                                 should_stop=ctx.should_stop)
+        lm = model.load_model(job.model, device=job.device, trust_remote_code=job.trust_remote_code)
+    result = model.score_samples(ws, lm, job.sample_ids, config=config, recompute=job.recompute,
+                                 progress=ctx.progress, should_stop=ctx.should_stop)
     return {"model_key": result.model_key, "samples": len(result.sample_ids), "unscorable": len(result.unscorable()),
             "summary": result.summary()}

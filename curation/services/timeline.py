@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,8 @@ class IterationDiff:
 
 
 def diffs(iterations: Sequence[runs.Iteration]) -> list[IterationDiff]:
-    out, before = [], []
+    out: list[Any] = []
+    before: list[str] = []
     for it in iterations:
         now = set(it.selected)
         previous = set(before)
@@ -91,7 +93,7 @@ def random_vendi(X: np.ndarray, sizes: Sequence[int], candidates: np.ndarray | N
     return out
 
 
-def baseline_path(ws: Workspace, run_id: int):
+def baseline_path(ws: Workspace, run_id: int) -> Path:
     return ws.path("timeline", f"run_{run_id}.json")
 
 
@@ -100,7 +102,7 @@ def load_baseline(ws: Workspace, run_id: int) -> dict[int, Band] | None:
     if not path.exists():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
-    return {int(size): tuple(band) for size, band in data["sizes"].items()}  # type: ignore[misc]
+    return {int(size): tuple(band) for size, band in data["sizes"].items()}
 
 
 def compute_baseline(ws: Workspace, run_id: int, *, draws: int = DRAWS, progress: Progress | None = None,

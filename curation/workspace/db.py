@@ -7,6 +7,7 @@ readers never block. Each thread gets its own connection (Streamlit runs scripts
 
 from __future__ import annotations
 
+from typing import Any
 import os
 import sqlite3
 import threading
@@ -78,7 +79,7 @@ class Workspace:
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         return self.connect().execute(sql, params).fetchall()
 
-    def scalar(self, sql: str, params: tuple | dict = ()):
+    def scalar(self, sql: str, params: tuple | dict = ()) -> Any:
         row = self.connect().execute(sql, params).fetchone()
         return None if row is None else row[0]
 

@@ -7,6 +7,7 @@ recomputes it from the log alone.
 """
 
 from __future__ import annotations
+import sqlite3
 
 import time
 import uuid
@@ -147,7 +148,8 @@ def states(ws: Workspace) -> dict[str, State]:
 
 
 def ids_with(ws: Workspace, *, status: str | None = None, pinned: bool | None = None) -> list[str]:
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[str | int] = []
     if status is not None:
         clauses.append("status = ?")
         params.append(status)
@@ -178,7 +180,7 @@ def rebuild_state(ws: Workspace) -> None:
 
 
 # -- internals ------------------------------------------------------------------------------------
-def _known(conn, ids: list[str]) -> set[str]:
+def _known(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(ids), 900):  # SQLite's host-parameter limit
         chunk = ids[start:start + 900]
@@ -187,7 +189,7 @@ def _known(conn, ids: list[str]) -> set[str]:
     return found
 
 
-def _refresh(conn, ids: list[str]) -> None:
+def _refresh(conn: sqlite3.Connection, ids: list[str]) -> None:
     for start in range(0, len(ids), 900):
         chunk = ids[start:start + 900]
         marks = ",".join("?" * len(chunk))

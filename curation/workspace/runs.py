@@ -1,6 +1,7 @@
 """Runs and their iterations: written the moment each iteration completes, so a killed run resumes."""
 
 from __future__ import annotations
+import sqlite3
 
 import json
 import time
@@ -49,7 +50,7 @@ def create(ws: Workspace, *, name: str, method: str, config: dict, budget: dict,
             " VALUES (?,?,?,?,?,?,?,'created',?)",
             (name, method, json.dumps(config), json.dumps(budget), seed, json.dumps(models or {}), pool_hash,
              time.time()))
-        return int(cur.lastrowid)
+        return int(cur.lastrowid or 0)  # set by every INSERT
 
 
 def set_status(ws: Workspace, run_id: int, status: str, error: str = "") -> None:
@@ -116,11 +117,11 @@ def scores(ws: Workspace, it: Iteration) -> pd.DataFrame | None:
     return pd.read_parquet(ws.root / it.scores_path)
 
 
-def _run(r) -> Run:
+def _run(r: sqlite3.Row) -> Run:
     return Run(r["run_id"], r["name"], r["method"], json.loads(r["config"]), json.loads(r["budget"]), r["seed"],
                json.loads(r["models"]), r["pool_hash"], r["status"], r["error"], r["created"], r["finished"])
 
 
-def _iteration(r) -> Iteration:
+def _iteration(r: sqlite3.Row) -> Iteration:
     return Iteration(r["run_id"], r["iteration"], json.loads(r["selected"]), json.loads(r["metrics"]),
                      r["checkpoint"], r["scores_path"], r["created"])

@@ -116,3 +116,16 @@ def stats(ws: Workspace) -> PoolStats:
         response_chars=describe("response_chars"),
         multi_turn=int((df["n_turns"] > 1).sum()) if len(df) else 0,
     )
+
+
+def mean_chars(ws: Workspace) -> tuple[float, float]:
+    """(mean prompt characters, mean response characters) of the pool; (0, 0) when it is empty."""
+    row = ws.query("SELECT AVG(prompt_chars), AVG(response_chars) FROM samples")[0]
+    return float(row[0] or 0), float(row[1] or 0)
+
+
+def response_chars(ws: Workspace) -> pd.Series:
+    """Response length (characters) of every sample, indexed by id, in row order."""
+    rows = ws.query("SELECT id, response_chars FROM samples ORDER BY rowid")
+    return pd.Series([r[1] for r in rows], index=pd.Index([r[0] for r in rows], name="id"),
+                     name="response_chars", dtype="int64")

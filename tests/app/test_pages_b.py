@@ -397,3 +397,19 @@ def test_select_compares_two_runs(ws):
     assert shown["Jaccard overlap"] == f"{len(set(a) & set(b)) / len(set(a) | set(b)):.2f}"
     bars = [t for t in figures(at)[0]["data"] if t["type"] == "bar"]
     assert bars[3]["y"] == [runs.iteration(ws, r.run_id).metrics["vendi"] for r in (done[-1], done[-2])]
+
+
+def test_select_estimate_and_run_agree_on_a_fractional_percent(ws):
+    n = samples.count(ws)
+    expected = 184 * n // 1000  # 18.4% of the pool, rounded down, in integers
+    at = open_page("select")
+    at.selectbox(key="select_method").select("kcenter").run()
+    at.number_input(key="select_budget_percent").set_value(18.4).run()
+    estimate = next(i.value for i in at.info if "Estimated time" in i.value)
+    assert f"for about {expected:,} of {n:,} samples" in estimate
+    at.radio(key="select_engine").set_value("fake").run()
+    at.button(key="select_start").click().run()
+    jobs.run_pending(ws)
+    run = runs.list_runs(ws)[-1]
+    assert run.budget == {"kind": "percent", "value": 18.4} and len(runs.iteration(ws, run.run_id).selected) == expected
+    assert [j.kind for j in jobs.list_jobs(ws) if j.params == {"run_id": run.run_id}] == ["timeline", "select"]

@@ -37,6 +37,26 @@ class TrainSettings:
 
 
 @dataclass(frozen=True)
+class TrainedRound:
+    """What one `Engine.train` call did, as numbers (no engine parses them out of progress text)."""
+
+    losses: tuple[float, ...]  # the loss of every optimizer step (the fake engine: one step per epoch)
+    epochs: int  # epochs actually run (fewer than asked with stop_after_epochs)
+
+    @property
+    def steps(self) -> int:
+        return len(self.losses)
+
+    @property
+    def train_loss(self) -> float:
+        """Mean loss of the last tenth of the steps (at least one): the round's final loss, less noisy than the
+        last step alone. NaN when nothing was trained."""
+        if not self.losses:
+            return float("nan")
+        return float(np.mean(self.losses[-max(1, len(self.losses) // 10):]))
+
+
+@dataclass(frozen=True)
 class Scores:
     """Per-row scores from one model state. `ok` False = unscorable (response truncated away or empty)."""
 
@@ -66,7 +86,7 @@ class Engine(Protocol):
 
     def train(self, model: Any, rows: np.ndarray, settings: TrainSettings, *, seed: int,
               on_epoch_end: Callable[[int, Any], None] | None = None, progress: Progress | None = None,
-              should_stop: StopCheck | None = None) -> dict[str, float]: ...
+              should_stop: StopCheck | None = None) -> TrainedRound: ...
 
     def score(self, model: Any, rows: np.ndarray, *, direct: bool = True, max_length: int = 512,
               progress: Progress | None = None, should_stop: StopCheck | None = None) -> Scores: ...

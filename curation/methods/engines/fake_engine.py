@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from curation.methods.engines.base import Progress, Scores, StopCheck, TrainSettings
+from curation.methods.engines.base import Progress, Scores, StopCheck, TrainedRound, TrainSettings
+from curation.model.checkpoints import checkpoint_dir
 from curation.records import Record
 from curation.workspace.arrays import atomic_write_text
 
@@ -70,7 +71,8 @@ class FakeEngine:
 
     def train(self, model: FakeModel, rows: np.ndarray, settings: TrainSettings, *, seed: int,
               on_epoch_end: Callable[[int, Any], None] | None = None, progress: Progress | None = None,
-              should_stop: StopCheck | None = None) -> dict[str, float]:
+              should_stop: StopCheck | None = None) -> TrainedRound:
+        """One "step" per epoch; its loss is the mean NLL of the rows after that epoch."""
         rows = np.asarray(rows, np.int64)
         losses = []
         for epoch in range(1, (settings.stop_after_epochs or settings.epochs) + 1):
@@ -86,7 +88,7 @@ class FakeEngine:
                 progress(epoch, settings.epochs, f"training epoch {epoch}")
             if on_epoch_end is not None:
                 on_epoch_end(epoch, model)
-        return {"train_loss": losses[-1] if losses else float("nan"), "epochs": settings.epochs}
+        return TrainedRound(losses=tuple(losses), epochs=len(losses))
 
     def score(self, model: FakeModel, rows: np.ndarray, *, direct: bool = True, max_length: int = 512,
               progress: Progress | None = None, should_stop: StopCheck | None = None) -> Scores:
@@ -116,7 +118,7 @@ class FakeEngine:
     def _file(self, name: str) -> Path:
         if self.root is None:
             raise RuntimeError("this FakeEngine has no workspace root to keep checkpoints in")
-        return self.root / "checkpoints" / name / "fake_model.json"
+        return checkpoint_dir(self.root, name) / "fake_model.json"
 
     def save(self, model: FakeModel, name: str) -> str:
         data = {"role": model.role, "state": model.state, "epochs": model.epochs, "trained": sorted(model.trained)}

@@ -13,12 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from curation.methods.engines.base import Progress, Scores, StopCheck, TrainSettings
+from curation.methods.engines.base import Progress, Scores, StopCheck, TrainedRound, TrainSettings
+from curation.model.checkpoints import has_checkpoint
 from curation.records import Record
-
-
-class _StopAfterEpoch(Exception):
-    """Ends training after the epochs asked for, leaving the schedule of the full run (LP1_app as released)."""
 
 
 class ModelEngine:
@@ -57,38 +54,23 @@ class ModelEngine:
 
     def train(self, model: Any, rows: np.ndarray, settings: TrainSettings, *, seed: int,
               on_epoch_end: Callable[[int, Any], None] | None = None, progress: Progress | None = None,
-              should_stop: StopCheck | None = None) -> dict[str, float]:
+              should_stop: StopCheck | None = None) -> TrainedRound:
         from curation.model import TrainConfig, train
 
         micro = max(1, min(8, settings.batch_size))
         config = TrainConfig(epochs=settings.epochs, learning_rate=settings.learning_rate or None,
                              warmup_ratio=settings.warmup_ratio, weight_decay=settings.weight_decay,
                              batch_size=micro, grad_accum=math.ceil(settings.batch_size / micro),
-                             max_length=settings.max_length, lora=settings.lora)
-        stop_after = settings.stop_after_epochs
+                             max_length=settings.max_length, lora=settings.lora,
+                             stop_after_epochs=settings.stop_after_epochs)
 
-        def epoch_end(epoch: int, lm: Any) -> None:
+        def epoch_end(epoch: int, lm: Any) -> None:  # curation.model counts epochs from 0, methods from 1
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, lm)
-            if stop_after and epoch + 1 >= stop_after:
-                raise _StopAfterEpoch
 
-        losses: list[float] = []
-
-        def report(done: int, total: int, message: str) -> None:
-            if "loss " in message:
-                losses.append(float(message.rsplit("loss ", 1)[1]))
-            if progress is not None:
-                progress(done, total, message)
-
-        try:
-            result = train(model, [self.records[int(r)] for r in rows], config=config, seed=seed,
-                           on_epoch_end=epoch_end, progress=report, should_stop=should_stop)
-            losses = result.losses
-        except _StopAfterEpoch:
-            pass
-        tail = losses[-max(1, len(losses) // 10):] if losses else []  # mean of the last tenth of the steps
-        return {"train_loss": float(np.mean(tail)) if tail else float("nan"), "steps": len(losses)}
+        result = train(model, [self.records[int(r)] for r in rows], config=config, seed=seed,
+                       on_epoch_end=epoch_end, progress=progress, should_stop=should_stop)
+        return TrainedRound(losses=tuple(result.losses), epochs=result.epochs)
 
     def score(self, model: Any, rows: np.ndarray, *, direct: bool = True, max_length: int = 512,
               progress: Progress | None = None, should_stop: StopCheck | None = None) -> Scores:
@@ -106,7 +88,7 @@ class ModelEngine:
               progress: Progress | None = None, should_stop: StopCheck | None = None) -> np.ndarray:
         from curation.model import embed_records
 
-        return embed_records(model, [self.records[int(r)] for r in rows], pooling=pooling,  # type: ignore[arg-type]
+        return embed_records(model, [self.records[int(r)] for r in rows], pooling=pooling,
                              max_length=max_length, progress=progress, should_stop=should_stop)
 
     def save(self, model: Any, name: str) -> str:
@@ -121,7 +103,7 @@ class ModelEngine:
         return load_checkpoint(self.ws, name, device=self.device)
 
     def has(self, name: str) -> bool:
-        return (self.ws.root / "checkpoints" / name / "checkpoint.json").exists()
+        return has_checkpoint(self.ws.root, name)
 
     def reference_embeddings(self, rows: np.ndarray, *, progress: Progress | None = None,
                              should_stop: StopCheck | None = None) -> np.ndarray:

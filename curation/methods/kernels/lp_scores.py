@@ -77,8 +77,8 @@ def interleave(per_cluster: list[np.ndarray], sizes: np.ndarray) -> np.ndarray:
             cids.append(np.full(len(items), c))
     if not rows:
         return np.zeros(0, np.int64)
-    r, k, c = np.concatenate(rows), np.concatenate(keys), np.concatenate(cids)
-    return r[np.lexsort((c, k))].astype(np.int64)
+    order = np.lexsort((np.concatenate(cids), np.concatenate(keys)))
+    return np.concatenate(rows)[order].astype(np.int64)
 
 
 def reference_chunks(clusters: np.ndarray, candidates: np.ndarray, scores: np.ndarray, percent: float,

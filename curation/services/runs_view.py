@@ -1,0 +1,46 @@
+"""What the Select page's run views show, as frames and choices (pages/_runs_view.py only draws them):
+the per-iteration table of a run's timeline, the side-by-side table of two runs, and which run a picker offers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from curation.services.timeline import Band, IterationDiff
+from curation.workspace import runs
+
+
+def run_label(run: runs.Run) -> str:
+    return f"run {run.run_id}: {run.name} ({run.method}, {run.status})"
+
+
+def run_choices(all_runs: Sequence[runs.Run], *, default: int | None = None,
+                exclude: int | None = None) -> tuple[list[int], int]:
+    """Run ids a picker offers (newest first, without `exclude`) and the index to preselect (`default`, else 0)."""
+    ids = [r.run_id for r in reversed(all_runs) if r.run_id != exclude]
+    return ids, ids.index(default) if default in ids else 0
+
+
+def baseline_missing(steps: Sequence[IterationDiff], baseline: dict[int, Band] | None) -> bool:
+    """Whether some iteration's size has no random Vendi baseline yet."""
+    return any(s.size not in (baseline or {}) for s in steps)
+
+
+def iteration_table(steps: Sequence[IterationDiff], baseline: dict[int, Band] | None) -> pd.DataFrame:
+    """One row per iteration: sizes, added/dropped/kept, the run's Vendi beside the random one, lengths, loss."""
+    rows = []
+    for s in steps:
+        band = (baseline or {}).get(s.size)
+        rows.append({"iteration": s.iteration, "selected": s.size, "added": len(s.added), "dropped": len(s.dropped),
+                     "kept": s.kept, "vendi": s.metrics.get("vendi"), "random vendi": band[0] if band else None,
+                     "mean response chars": s.metrics.get("mean_response_chars"), "tokens": s.metrics.get("tokens"),
+                     "train loss": s.metrics.get("train_loss"), "seconds": s.metrics.get("seconds")})
+    return pd.DataFrame(rows)
+
+
+def comparison_table(pairs: Sequence[tuple[runs.Run, runs.Iteration]]) -> pd.DataFrame:
+    """One row per (run, its iteration): size, Vendi, mean response length, tokens."""
+    return pd.DataFrame([{"run": run_label(r), "iteration": it.iteration, "selected": len(it.selected),
+                          **{k: it.metrics.get(k) for k in ("vendi", "mean_response_chars", "tokens")}}
+                         for r, it in pairs])

@@ -1,0 +1,111 @@
+"""The import tables: a staging file of parsed rows, and its merge into samples, occurrences and imports.
+
+`curation.formats.importer` parses a source into a `Stage` (a scratch SQLite file beside the workspace, so
+the workspace's write lock is not held while parsing), then calls `merge`: one transaction, so a failed or
+cancelled import leaves the workspace exactly as it was. Only this module writes those three tables.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from curation.records import Record, record_to_json
+from curation.workspace.db import Workspace
+
+_BATCH = 2000
+
+
+class Stage:
+    """Parsed rows waiting to be merged, in source order (`pos`); removes its files on close."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.conn = sqlite3.connect(self.path)
+        self.conn.execute("PRAGMA journal_mode=OFF")
+        self.conn.execute("PRAGMA synchronous=OFF")  # scratch data: speed over durability
+        self.conn.execute(
+            "CREATE TABLE staged (id TEXT NOT NULL, record TEXT NOT NULL, prompt TEXT NOT NULL,"
+            " response TEXT NOT NULL, n_turns INTEGER NOT NULL, prompt_chars INTEGER NOT NULL,"
+            " response_chars INTEGER NOT NULL, source TEXT NOT NULL, line INTEGER NOT NULL, pos INTEGER NOT NULL)")
+        self._batch: list[tuple] = []
+
+    def add(self, record: Record, source: str, line: int, pos: int) -> None:
+        self._batch.append((record.id, json.dumps(record_to_json(record), ensure_ascii=False), record.prompt,
+                            record.response, record.n_turns, len(record.prompt), len(record.response), source,
+                            line, pos))
+        if len(self._batch) >= _BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._batch:
+            self.conn.executemany("INSERT INTO staged VALUES (?,?,?,?,?,?,?,?,?,?)", self._batch)
+            self._batch.clear()
+        self.conn.commit()
+
+    def close(self) -> None:
+        self.conn.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Merged:
+    import_id: int
+    new_samples: int  # samples the workspace did not have
+    distinct: int  # distinct contents in the stage
+    already_present: int  # distinct contents the workspace had already
+
+
+def merge(ws: Workspace, stage: Stage, *, source: str, schema: str, rows_read: int, valid: int,
+          problem_counts: dict[str, int], problems: list[dict[str, Any]]) -> Merged:
+    """Merge a stage in one transaction: an imports row, the first occurrence of each new content as a sample
+    (in source order), every occurrence, and the duplicate counts."""
+    stage.flush()
+    distinct = stage.conn.execute("SELECT COUNT(DISTINCT id) FROM staged").fetchone()[0]
+    stage.conn.execute("CREATE INDEX staged_id ON staged(id, pos)")
+    stage.conn.commit()
+    conn = ws.connect()
+    conn.execute("ATTACH DATABASE ? AS stage", (str(stage.path),))
+    try:
+        with ws.transaction() as tx:
+            now = time.time()
+            import_id: int = tx.execute(
+                "INSERT INTO imports(source, schema, rows_read, rows_imported, new_samples, duplicates, skipped,"
+                " problems, created) VALUES (?,?,?,?,0,0,?,?,?)",
+                (source, schema, rows_read, valid, sum(problem_counts.values()),
+                 json.dumps({"counts": dict(problem_counts), "first": problems}), now)).lastrowid or 0
+            before = tx.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+            already = tx.execute(
+                "SELECT COUNT(DISTINCT id) FROM stage.staged WHERE id IN (SELECT id FROM main.samples)").fetchone()[0]
+            tx.execute(
+                "INSERT INTO samples(id, record, prompt, response, n_turns, prompt_chars, response_chars, source, line,"
+                " import_id, dup_count, created) SELECT s.id, s.record, s.prompt, s.response, s.n_turns,"
+                " s.prompt_chars, s.response_chars, s.source, s.line, ?, 0, ? FROM stage.staged s"
+                " WHERE s.pos = (SELECT MIN(t.pos) FROM stage.staged t WHERE t.id = s.id)"
+                " AND s.id NOT IN (SELECT id FROM main.samples) ORDER BY s.pos", (import_id, now))
+            new = tx.execute("SELECT COUNT(*) FROM samples").fetchone()[0] - before
+            tx.execute("INSERT OR IGNORE INTO occurrences(sample_id, source, pos, line, import_id)"
+                       " SELECT id, source, pos, line, ? FROM stage.staged", (import_id,))
+            tx.execute("UPDATE samples SET dup_count = (SELECT COUNT(*) FROM occurrences o"
+                       " WHERE o.sample_id = samples.id) WHERE id IN (SELECT id FROM stage.staged)")
+            tx.execute("UPDATE imports SET new_samples = ?, duplicates = ? WHERE import_id = ?",
+                       (new, valid - new, import_id))
+    finally:
+        conn.execute("DETACH DATABASE stage")
+    return Merged(import_id=import_id, new_samples=int(new), distinct=int(distinct),
+                  already_present=int(already))
+
+
+def list_imports(ws: Workspace) -> list[dict[str, Any]]:
+    """Every import, oldest first, with its problems decoded."""
+    out = []
+    for r in ws.query("SELECT * FROM imports ORDER BY import_id"):
+        d = dict(r)
+        d["problems"] = json.loads(d["problems"])
+        out.append(d)
+    return out

@@ -1,0 +1,34 @@
+"""`select --background` queues what the Select page queues: the run, then its random-baseline timeline job."""
+
+from __future__ import annotations
+
+from curation.cli import main
+from curation.services import jobs
+from curation.workspace import Workspace, runs
+from tests.shared_data import DOLLY, write_jsonl_head
+
+
+def test_background_queues_the_run_and_its_baseline(tmp_path, capsys, monkeypatch):
+    started = []
+    monkeypatch.setattr(jobs, "ensure_worker", lambda ws: started.append(ws.root) or False)  # no real worker
+    w = str(tmp_path / "ws")
+    assert main(["-w", w, "import", str(write_jsonl_head(DOLLY, tmp_path / "d.jsonl", 60))]) == 0
+    assert main(["-w", w, "select", "--method", "kcenter", "--budget", "10", "--engine", "fake",
+                 "--background"]) == 0
+    out = capsys.readouterr().out
+    ws = Workspace(w)
+    (run,) = runs.list_runs(ws)
+    assert run.status == "created" and runs.iterations(ws, run.run_id) == []  # queued, not run
+    queued = [(j.kind, j.params, j.status) for j in reversed(jobs.list_jobs(ws))]
+    assert queued == [("select", {"run_id": run.run_id}, "queued"), ("timeline", {"run_id": run.run_id}, "queued")]
+    assert len(started) == 1 and "random baseline" in out
+
+    jobs.run_pending(ws)
+    assert runs.get(ws, run.run_id).status == "done" and len(runs.iteration(ws, run.run_id).selected) == 10
+
+    # resuming a cancelled run in the background queues both again
+    runs.set_status(ws, run.run_id, "cancelled")
+    assert main(["-w", w, "select", "--resume", str(run.run_id), "--background"]) == 0
+    kinds = [(j.kind, j.params) for j in jobs.list_jobs(ws, active_only=True)][::-1]
+    assert kinds == [("select", {"run_id": run.run_id}), ("timeline", {"run_id": run.run_id})]
+    ws.close()
