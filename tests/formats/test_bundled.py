@@ -1,0 +1,41 @@
+"""The bundled Dolly-15k: the same rows as the shared copy, found by name, unpacked once, imported offline."""
+
+from __future__ import annotations
+
+import json
+import lzma
+
+from curation.formats import bundled_pools
+from tests.shared_data import DOLLY
+
+
+def test_bundled_dolly_holds_exactly_the_shared_rows():
+    pool = bundled_pools.find("dolly-15k")
+    assert pool is not None and pool.path.exists()
+    with lzma.open(pool.path, "rt", encoding="utf-8") as fh:
+        bundled = [json.loads(line) for line in fh]
+    with open(DOLLY, encoding="utf-8") as fh:
+        shared = [json.loads(line) for line in fh]
+    assert len(bundled) == pool.rows == 14_989
+    assert bundled == shared
+
+
+def test_licence_and_attribution_ship_beside_the_data():
+    text = (bundled_pools.BUNDLED_DIR / "README.md").read_text(encoding="utf-8")
+    assert "CC BY-SA 3.0" in text and "Databricks" in text
+
+
+def test_names_are_case_and_spelling_tolerant():
+    for name in ("dolly-15k", "Dolly-15k", "DOLLY15K", "dolly_15k", "databricks-dolly-15k"):
+        assert bundled_pools.find(name) is bundled_pools.POOLS["dolly-15k"]
+    assert bundled_pools.find("databricks/databricks-dolly-15k") is None  # the hub name stays the hub's
+    assert bundled_pools.find("alpaca") is None
+
+
+def test_unpack_is_once_and_leaves_no_temp_file(ws):
+    pool = bundled_pools.POOLS["dolly-15k"]
+    path = bundled_pools.unpack(ws, pool)
+    assert path.read_bytes() == DOLLY.read_bytes()
+    stamp = path.stat().st_mtime_ns
+    assert bundled_pools.unpack(ws, pool) == path and path.stat().st_mtime_ns == stamp
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
