@@ -64,8 +64,8 @@ def coverage_clusters(ws) -> np.ndarray:
 
 
 def run_method(ws, method: str, budget: int, config: dict) -> dict:
-    from curation.geometry.diversity import vendi_score
     from curation.geometry.embed import embed_pool
+    from curation.geometry.vendi import vendi_score
     from curation.methods import runner
     from curation.workspace import runs, samples
 

@@ -22,7 +22,7 @@ from bench_kcenter import make_data  # noqa: E402
 from geometry_data import CACHE  # noqa: E402
 from geometry_report import machine, write_block  # noqa: E402
 
-from curation.geometry.diversity import vendi_score  # noqa: E402
+from curation.geometry.vendi import vendi_score  # noqa: E402
 
 
 def dense_definition(X: np.ndarray) -> float:

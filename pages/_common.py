@@ -8,6 +8,7 @@ before a Markdown-rendering call (st.caption, st.error, progress labels).
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -15,11 +16,13 @@ import streamlit as st
 
 from curation.errors import CurationError
 from curation.records import Record
-from curation.services import app_env, jobs
+from curation.services import app_env, jobs, review_queue
 from curation.services.markdown import escape as md
 from curation.workspace import DEFAULT_WORKSPACE, Workspace, samples
 
 WORKSPACE_ENV = "CURATION_WORKSPACE"
+TAB_PARAM = "tab"  # the URL's ?tab=<id>: this browser tab's name in the decision log
+_ACTOR = "_decision_actor"
 LONG_TEXT_CHARS = 1500
 
 
@@ -31,6 +34,18 @@ def _open_workspace(root: str) -> Workspace:
 def workspace() -> Workspace:
     """The app's workspace: $CURATION_WORKSPACE, default ./workspace (one shared object per server)."""
     return _open_workspace(os.environ.get(WORKSPACE_ENV, DEFAULT_WORKSPACE))
+
+
+def actor() -> str:
+    """This browser tab's name in the decision log ("app:<id>"); undo takes back this tab's own decisions.
+    The id rides in the URL, so a refresh of the tab keeps it and a new tab gets its own."""
+    state = st.session_state
+    if _ACTOR not in state:
+        state[_ACTOR] = review_queue.app_actor(st.query_params.get(TAB_PARAM) or uuid.uuid4().hex[:8])
+    tab = state[_ACTOR].removeprefix("app:")
+    if st.query_params.get(TAB_PARAM) != tab:  # page switches may drop it
+        st.query_params[TAB_PARAM] = tab
+    return str(state[_ACTOR])
 
 
 def require_pool(ws: Workspace) -> None:

@@ -32,14 +32,14 @@ def map_embeddings(root: str, key: str) -> np.ndarray | None:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def pool_vendi(root: str, key: str) -> float | None:
-    from curation.geometry.diversity import vendi_score
+    from curation.geometry.vendi import vendi_score
 
     X = map_embeddings(root, key)
     return None if X is None else vendi_score(X)
 
 
 def selection_vendi(root: str, key: str, rows: np.ndarray) -> float | None:
-    from curation.geometry.diversity import vendi_score
+    from curation.geometry.vendi import vendi_score
 
     X = map_embeddings(root, key)
     return None if X is None or not len(rows) else vendi_score(X[np.asarray(rows, np.int64)])

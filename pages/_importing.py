@@ -12,7 +12,6 @@ from curation.formats import preview as import_preview
 from curation.services import import_view as view
 from curation.services import jobs
 from curation.workspace import Workspace
-from curation.workspace.arrays import atomic_write_bytes
 from pages._common import md, shown_errors, submit
 from pages._job_panel import job_card
 
@@ -25,10 +24,12 @@ def _preview(source: str, schema: str | None, split: str, stamp: tuple) -> impor
 
 
 def save_upload(ws: Workspace, uploaded) -> Path:
-    """Keep an uploaded file in the workspace (the worker imports it from there); written once per upload."""
+    """Keep an uploaded file in the workspace (the worker imports it from there); written once per upload, in
+    chunks, and old uploads are removed then."""
     path = ws.path("uploads", view.safe_upload_name(uploaded.name))
     if st.session_state.get("_saved_upload") != (uploaded.file_id, str(path)) or not path.exists():
-        atomic_write_bytes(path, uploaded.getvalue())
+        view.write_upload(uploaded, path)
+        view.prune_uploads(path.parent, keep=path)
         st.session_state["_saved_upload"] = (uploaded.file_id, str(path))
     return path
 

@@ -13,11 +13,11 @@ import streamlit as st
 from curation.methods.budgets import Budget
 from curation.services import plots, run_queue, runs_view, timeline
 from curation.workspace import Workspace, runs, samples
-from pages._common import md, start_worker
+from pages._common import md, shown_errors, start_worker
 
 _STATUS = {"created": ":material/schedule: queued", "running": ":material/sync: running",
            "done": ":material/check: done", "failed": ":material/error: failed",
-           "cancelled": ":material/cancel: cancelled"}
+           "cancelled": ":material/cancel: cancelled", "interrupted": ":material/pause_circle: interrupted"}
 
 
 def _pick_run(ws: Workspace, key: str, label: str, *, default: int | None = None, exclude: int | None = None):
@@ -47,12 +47,16 @@ def timeline_view(ws: Workspace) -> None:
     active = "select" in pending
     if active:
         st.caption("The run is queued or running: its progress shows above; iterations appear here as they finish.")
-    if run.status in ("failed", "cancelled") and not active and st.button(
+    if run.status == "interrupted":
+        st.warning("The process running this run stopped (killed or crashed); resume it to continue.",
+                   icon=":material/pause_circle:")
+    if run_queue.can_resume(ws, run) and st.button(
             "Resume the run", key=f"select_resume_{run.run_id}", icon=":material/play_arrow:",
             help="Continues after the last saved iteration; finished iterations are kept."):
-        run_queue.queue_resume(ws, run.run_id)
-        start_worker(ws)
-        st.rerun()
+        with shown_errors():
+            run_queue.queue_resume(ws, run.run_id)
+            start_worker(ws)
+            st.rerun()
     its = runs.iterations(ws, run.run_id)
     if not its:
         st.info("No iteration has finished yet." if active or run.status == "created" else

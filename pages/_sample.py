@@ -6,11 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from curation.services import browse, review_queue, sample_view
+from curation.services import browse, sample_view
 from curation.workspace import Workspace, decisions
-from pages._common import show_record
+from pages._common import actor, show_record
 
-ACTOR = review_queue.ACTOR  # who the decision log names for every decision made in the app
 BULK_ACTIONS = (("approve", "Approve", ":material/check:"), ("reject", "Reject", ":material/block:"),
                 ("pin", "Pin", ":material/push_pin:"), ("unpin", "Unpin", ":material/keep_off:"),
                 ("clear", "Clear decisions", ":material/restart_alt:"))
@@ -18,13 +17,13 @@ BULK_ACTIONS = (("approve", "Approve", ":material/check:"), ("reject", "Reject",
 
 def decide(ws: Workspace, ids: list[str], action: str, *, reason: str = "") -> None:
     """Record a human decision (one batch, so one undo takes it back) and say so."""
-    decisions.record(ws, ids, action, origin="human", reason=reason, actor=ACTOR)
+    decisions.record(ws, ids, action, origin="human", reason=reason, actor=actor())
     st.toast(f"{action}: {len(ids):,} sample(s)", icon=":material/done:")
 
 
 def undo(ws: Workspace) -> list[str]:
-    """Undo the most recent human decision (a whole bulk action at once)."""
-    undone = decisions.undo_last(ws, origin="human")
+    """Undo this tab's most recent decision (a whole bulk action at once)."""
+    undone = decisions.undo_last(ws, origin="human", actor=actor())
     st.toast(f"undid the last decision on {len(undone):,} sample(s)" if undone else "nothing to undo",
              icon=":material/undo:")
     return undone

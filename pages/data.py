@@ -7,8 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from curation.services import browse
-from pages._common import confirm, md, require_pool, shown_errors, workspace
+from curation.errors import CurationError
+from curation.services import browse, review_queue
+from pages._common import actor, confirm, md, require_pool, shown_errors, workspace
 from pages._filters import DATA_FILTER, filter_controls
 from pages._sample import decide, sample_panel, undo
 
@@ -17,6 +18,11 @@ st.title("Data")
 require_pool(ws)
 
 flt = filter_controls(ws, key="data")
+try:
+    browse.check_search(flt.text)
+except CurationError as exc:  # too long to run: say so, and keep it out of the Review page's queue
+    st.error(md(exc), icon=":material/error:")
+    st.stop()
 st.session_state[DATA_FILTER] = flt
 counts = browse.status_counts(ws, flt)
 total = counts["pending"] + counts["approved"] + counts["rejected"]
@@ -33,6 +39,7 @@ for col, (action, (label, icon)) in zip(bulk_cols, BULK.items()):
         st.session_state["bulk_pending"] = (action, flt, total)
 bulk_cols[-1].button("Undo", key="data_undo", icon=":material/undo:", on_click=undo, args=(ws,),
                      width="stretch")
+st.caption(review_queue.undo_preview(ws, actor()))  # our own words: no user text in it
 pending = st.session_state.get("bulk_pending")
 if pending is not None:
     action, bulk_filter, n = pending

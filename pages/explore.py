@@ -8,11 +8,11 @@ from __future__ import annotations
 import streamlit as st
 
 from curation.geometry import maps
-from curation.services import browse, map_colours, map_selection, plots
+from curation.services import browse, map_colours, map_queue, map_selection, plots
 from curation.workspace import runs, samples
 from pages import _explore_data as data
 from pages._common import md, require_pool, shown_errors, workspace
-from pages._job_panel import job_panel, submit_once
+from pages._job_panel import job_panel
 from pages._sample import decision_buttons, selection_table
 
 ws = workspace()
@@ -25,18 +25,18 @@ ids = samples.ids(ws)
 pool_map = maps.current(ws, ids)
 
 # -- computing the map (a job: embedding, then UMAP) ------------------------------------------------------
-busy = job_panel(ws, ("embed", "umap"), where="explore")
+busy = job_panel(ws, map_queue.MAP_JOB_KINDS, where="explore")
 with st.expander("Map settings" if pool_map is not None else "Compute the map", expanded=pool_map is None):
     st.caption("The map embeds every sample with all-MiniLM-L6-v2 (cached: only new samples cost time), then "
                "lays the embeddings out with UMAP (cosine, k-NN from FAISS). Both run in the background and are "
-               "kept in the workspace, so the map is computed once per pool.")
+               "kept in the workspace, so the map is computed once per pool. A quick PCA layout shows within "
+               "seconds; the UMAP map replaces it when it is ready.")
     preview = st.toggle("Fast preview (50 UMAP epochs: several times faster, a little looser)",
                         key="explore_preview", value=len(ids) > 20_000, persist_state="session")
     label = "Compute the map" if pool_map is None else ("Recompute as a full map" if pool_map.preview
                                                         else "Recompute the map")
     if st.button(label, key="explore_compute", icon=":material/scatter_plot:", type="primary", disabled=busy):
-        submit_once(ws, "embed", {"config": {}, "field": "text"})
-        submit_once(ws, "umap", {"field": "text", "map": {"preview": bool(preview)}})
+        map_queue.queue_map(ws, preview=bool(preview))
         st.rerun()
 if pool_map is None:
     if not busy:

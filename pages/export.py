@@ -61,16 +61,26 @@ with shown_errors():
 default_path = view.default_path(ws.root, fmt, parquet_schema)
 out = st.text_input("Write to", value=str(default_path), key=f"export_path_{fmt}_{parquet_schema}",
                     help="A path on the machine running the app; written atomically, a manifest beside it.")
-if st.button("Export", key="export_go", type="primary", icon=":material/save:", disabled=not n_export):
+target = Path(out.strip()).expanduser()
+existing = view.existing_targets(target, write_rejected) if out.strip() else []
+replace = False
+if existing:
+    replace = st.checkbox(f"Replace the existing {', '.join(p.name for p in existing)}", key="export_replace",
+                          help="The file is there already; an export never replaces one unless you say so.")
+if st.button("Export", key="export_go", type="primary", icon=":material/save:",
+             disabled=not n_export or (bool(existing) and not replace)):
     with shown_errors(OSError), st.spinner("Writing…"):
-        result = exporter.export(ws, Path(out.strip()).expanduser(), spec)
+        result = exporter.export(ws, target, spec, overwrite=replace)
         st.session_state["last_export"] = {"path": str(result.path), "manifest": str(result.manifest_path),
-                                           "rejected": str(result.rejected_path or ""), "count": result.count}
+                                           "rejected": str(result.rejected_path or ""), "count": result.count,
+                                           "warnings": result.warnings}
 
 last = st.session_state.get("last_export")
 if last and Path(last["path"]).exists():
     path, manifest_path = Path(last["path"]), Path(last["manifest"])
     st.success(f"Wrote {last['count']:,} samples to {md(path)}", icon=":material/check_circle:")
+    for warning in last.get("warnings", []):
+        st.warning(md(warning), icon=":material/warning:")
     dl_file, dl_manifest, dl_rejected = st.columns(3)
     dl_file.download_button(f"Download {path.name}", data=path.read_bytes(), file_name=path.name,
                             key="export_download", icon=":material/download:", type="primary",

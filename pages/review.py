@@ -12,7 +12,7 @@ from dataclasses import replace
 import streamlit as st
 
 from curation.services import browse, review_queue
-from pages._common import confirm, md, require_pool, show_record, shown_errors, workspace
+from pages._common import actor, confirm, md, require_pool, show_record, shown_errors, workspace
 from pages._filters import DATA_FILTER, MAP_SELECTION
 from pages._sample import decide, meta
 
@@ -21,7 +21,7 @@ st.title("Review")
 require_pool(ws)
 
 state = st.session_state
-session = review_queue.Session(state)
+session = review_queue.Session(state, actor=actor())
 
 # -- which queue ----------------------------------------------------------------------------------------
 offered = review_queue.offered(has_runs=bool(browse.run_choices(ws)), has_data_filter=DATA_FILTER in state,
@@ -62,6 +62,7 @@ for col, (label, value) in zip(st.columns(5), tiles):
 done = review_queue.progress(counts)
 if done.in_scope:
     st.progress(done.fraction, text=done.text)
+st.caption(session.undo_preview(ws))  # our own words: no user text in it
 
 # -- the current sample ---------------------------------------------------------------------------------
 current = session.current(ws, queue_filter)

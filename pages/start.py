@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from curation.formats import demo
+from curation.formats import bundled_pools, demo
 from curation.services import browse
 from curation.workspace import samples
 from pages._common import md, workspace
@@ -27,25 +27,30 @@ import_status(ws)
 if n_samples == 0:
     st.info("The workspace is empty. Load a default pool to look around, or import your own data below.",
             icon=":material/inbox:")
-    hub_col, demo_col = st.columns(2, border=True)
+    bundled_col, hub_col, demo_col = st.columns(3, border=True)
+    with bundled_col:
+        dolly = bundled_pools.POOLS["dolly-15k"]
+        st.subheader(dolly.title, anchor=False)
+        st.caption(f"{dolly.description} Licence: {dolly.licence}.")
+        if st.button("Load Dolly-15k", key="load_bundled", type="primary", icon=":material/inventory_2:"):
+            start_import(ws, dolly.name, schema=dolly.schema)
+            st.rerun()
     with hub_col:
-        st.subheader("Dolly 15k", anchor=False)
-        st.caption(f"{demo.HUB_DATASET} from the Hugging Face hub: 15k human-written instructions and "
-                   "responses (CC BY-SA 3.0).")
+        st.subheader("From the hub", anchor=False)
+        st.caption(f"{demo.HUB_DATASET} from the Hugging Face hub: all 15,011 rows with their categories.")
         reachable = hub_reachable()
         if st.button("Import Dolly from the hub", key="load_dolly", icon=":material/cloud_download:",
                      disabled=not reachable):
             start_import(ws, demo.HUB_DATASET, schema="dolly")
             st.rerun()
         if not reachable:
-            st.caption(":material/cloud_off: The hub cannot be reached from here (offline mode or no "
-                       "network): load the demo pool, or import a local copy of Dolly by path.")
+            st.caption(":material/cloud_off: The hub cannot be reached from here (offline mode or no network); "
+                       "the bundled copy needs none.")
     with demo_col:
         st.subheader("Demo pool", anchor=False)
-        st.caption("Generated here, no network needed: about 330 instruction/response pairs over ten topics, "
-                   "with planted near-duplicates, exact duplicates, noisy answers and a few broken lines, so "
-                   "every page has something to show. Labelled *demo* as its source.")
-        if st.button("Load the demo pool", key="load_demo", type="primary", icon=":material/science:"):
+        st.caption("Generated here: about 330 pairs over ten topics with planted near-duplicates, exact "
+                   "duplicates, noisy answers and a few broken lines, so every page has a problem to find.")
+        if st.button("Load the demo pool", key="load_demo", icon=":material/science:"):
             pool = demo.write_demo_pool(demo.demo_path(ws))
             start_import(ws, str(pool.path), schema="alpaca")
             st.rerun()

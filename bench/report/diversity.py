@@ -14,7 +14,7 @@ DIVERSITY_METHODS = ("diverse_evol", "kcenter", "random", "iterit", "learning_pc
 
 def vendi_points(pool: Pool, results: dict) -> dict:
     """{"full": Vendi of the pool, "curves": {method: [(size, [vendi per seed]), ...]}}."""
-    from curation.geometry.diversity import vendi_score
+    from curation.geometry.vendi import vendi_score
 
     curves: dict[str, list] = {}
     for method in DIVERSITY_METHODS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except CurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # a workspace damaged after it opened: still one line, never a traceback
+        print(f"error: the workspace database failed: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

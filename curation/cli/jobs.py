@@ -30,7 +30,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    ws = Workspace(args.workspace)
+    ws = Workspace(args.workspace, create=False)
     for j in jobs.list_jobs(ws):
         pct = f"{100 * j.fraction:5.1f}%" if j.total else "     "
         print(f"{j.job_id:>5}  {j.kind:<8} {j.status:<10} {pct}  {j.message or j.error}")
@@ -38,7 +38,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    ws = Workspace(args.workspace)
+    ws = Workspace(args.workspace, create=False)
     jobs.cancel(ws, args.job_id)
     print(f"cancel requested for job {args.job_id}")
     return 0

@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
     p.add_argument("--uncertainty", action="store_true", help="also mean max logit, margin and entropy")
     p.add_argument("--batch-tokens", type=int, default=4096, help="padded tokens per forward pass")
     p.add_argument("--recompute", action="store_true", help="ignore scores already stored for these weights")
-    p.add_argument("--fp32", action="store_true", help="no bf16 autocast (exact fp32, slower on CPU)")
+    p.add_argument("--fp32", action="store_true", help="no bf16 autocast (exact fp32; the same as --autocast off)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     p = add_command(sub, "train", cmd_train,
@@ -53,6 +53,11 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="start from this workspace checkpoint instead")
     p.add_argument("--template", choices=("auto", "chat", "alpaca"), default="auto")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: a GPU when present)")
+    p.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="weight dtype (default auto: fp32 everywhere; bf16 halves memory, and in `train` trains"
+                        " pure bf16, which drops small updates)")
+    p.add_argument("--autocast", choices=("auto", "bf16", "off"), default="auto",
+                   help="bf16 autocast of fp32 weights (default auto: where the hardware has native bf16)")
     p.add_argument("--trust-remote-code", action="store_true", help="run code shipped with the model")
 
 
@@ -62,15 +67,15 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, help="at most this many samples (in pool order)")
 
 
-def _load(args, ws):
+def _load(args: argparse.Namespace, ws: Workspace) -> Any:
     from curation import model
 
     if args.checkpoint:
         if args.model:
             raise CurationError("give --model or --checkpoint, not both (a checkpoint knows its base model)")
-        return model.load_checkpoint(ws, args.checkpoint, device=args.device)
-    return model.load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code,
-                            template=args.template)
+        return model.load_checkpoint(ws, args.checkpoint, device=args.device, dtype=args.dtype)
+    return model.load_model(args.model, device=args.device, dtype=args.dtype,
+                            trust_remote_code=args.trust_remote_code, template=args.template)
 
 
 def _select_ids(args: argparse.Namespace, ws: Workspace) -> list[str]:
@@ -109,7 +114,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     lm = _load(args, ws)
     config = model.ScoreConfig(max_length=args.max_length, ifd=not args.no_ifd, pooling=tuple(args.pooling),
                                uncertainty=args.uncertainty, batch_tokens=max(args.batch_tokens, args.max_length),
-                               autocast="off" if args.fp32 else "auto")
+                               autocast="off" if args.fp32 else args.autocast)
     result = model.score_samples(ws, lm, ids, config=config, recompute=args.recompute,
                                  progress=ProgressPrinter("scoring"))
     unscorable = result.unscorable()
@@ -133,7 +138,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = model.TrainConfig(epochs=args.epochs, max_steps=args.max_steps, learning_rate=args.lr,
                                batch_size=args.batch_size, grad_accum=args.grad_accum, max_length=args.max_length,
                                lora=not args.full, lora_r=args.lora_r,
-                               gradient_checkpointing=args.gradient_checkpointing)
+                               gradient_checkpointing=args.gradient_checkpointing, dtype=args.dtype,
+                               autocast=args.autocast)
     lm = _load(args, ws)
     ordered = [records[i] for i in ids]
     seconds = model.estimate_for(lm, ordered, task="train", max_length=args.max_length, epochs=args.epochs)

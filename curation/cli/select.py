@@ -23,6 +23,8 @@ def register(sub: Any) -> None:
     p.add_argument("--scorer-model", default="", help="small model scoring the static baselines (IFD, perplexity)")
     p.add_argument("--embedder", default="", help="reference sentence embedder (default all-MiniLM-L6-v2)")
     p.add_argument("--device", default="", help="cpu, cuda, cuda:1 ... (default: a GPU when present)")
+    p.add_argument("--dtype", default="", choices=("", "auto", "fp32", "bf16"),
+                   help="model weight dtype (default auto: fp32 masters, bf16 autocast where native)")
     p.add_argument("--engine", choices=("model", "fake"), default="model",
                    help="fake = a deterministic stand-in for models, to try the pipeline in seconds")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -59,7 +61,7 @@ def _settings(args: argparse.Namespace) -> dict:
 
 
 def cmd_select(args: argparse.Namespace) -> int:
-    from curation.methods import runner
+    from curation.methods import registry, runner
 
     ws = Workspace(args.workspace, create=False)
     if args.resume is not None:
@@ -70,8 +72,9 @@ def cmd_select(args: argparse.Namespace) -> int:
     else:
         if not args.method or not args.budget:
             raise CurationError("select needs --method and --budget (or --resume RUN)")
+        args.method = registry.canonical(args.method)  # "DiverseEvol", "learning-percentage", "lp"
         if args.engine == "model" or args.estimate:
-            _print_estimate(ws, args.method, _settings(args), args.budget)
+            _print_estimate(ws, args.method, _settings(args), args.budget, engine=args.engine)
             if args.estimate:
                 return 0
     if args.background:
@@ -91,7 +94,8 @@ def cmd_select(args: argparse.Namespace) -> int:
 
 def _models(args: argparse.Namespace) -> dict[str, str]:
     models = {"engine": args.engine, "target": args.model, "selector": args.selector_model,
-              "scorer": args.scorer_model, "embedder": args.embedder, "device": args.device}
+              "scorer": args.scorer_model, "embedder": args.embedder, "device": args.device,
+              "dtype": args.dtype}
     return {k: v for k, v in models.items() if v}
 
 
@@ -111,19 +115,22 @@ def _queue(ws: Workspace, args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_estimate(ws: Workspace, method: str, settings: dict, budget: str) -> None:
+def _print_estimate(ws: Workspace, method: str, settings: dict, budget: str, engine: str = "model") -> None:
     from curation.methods import registry
     from curation.methods.budgets import parse_budget
     from curation.methods.estimate import estimate_for_workspace
 
-    guess, n_select = estimate_for_workspace(ws, method, registry.make_config(method, settings), parse_budget(budget))
+    guess, n_select = estimate_for_workspace(ws, method, registry.make_config(method, settings), parse_budget(budget),
+                                             engine=engine)
     parts = "; ".join(f"{what}: {round(s)} s" for what, s in guess.parts if s >= 0.5)
     print(f"estimated time on this machine: {guess.describe()} for about {n_select:,} of {samples.count(ws):,} samples"
           + (f" ({parts})" if parts else ""))
 
 
 def _metrics_line(metrics: dict) -> str:
-    keys = ("vendi", "mean_response_chars", "tokens", "train_loss")
+    keys = ("vendi", "vendi_rbf", "mean_response_chars", "tokens", "train_loss", "trained_samples", "trained_tokens",
+            "n_train_skipped", "selector_train_loss", "selector_trained_samples", "selector_trained_tokens",
+            "selector_n_train_skipped")
     return ", ".join(f"{k} {metrics[k]:.4g}" if isinstance(metrics[k], float) else f"{k} {metrics[k]}"
                      for k in keys if k in metrics and metrics[k] is not None)
 
@@ -146,6 +153,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(f"config: {json.dumps(run.config)}")
         for it in its:
             print(f"  iteration {it.iteration:>3}: {len(it.selected):>6} selected  {_metrics_line(it.metrics)}")
+        _resume_hint([run])
         return 0
     all_runs = runs.list_runs(ws)
     if args.json:
@@ -158,7 +166,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
         its = runs.iterations(ws, r.run_id)
         size = len(its[-1].selected) if its else 0
         print(f"{r.run_id:>5}  {r.method:<14} {r.status:<10} {len(its):>3} iterations  {size:>6} selected  {r.name}")
+    _resume_hint(all_runs)
     return 0
+
+
+def _resume_hint(listed: list[runs.Run]) -> None:
+    """The command that continues each run whose process died (status derived from its lease)."""
+    for r in listed:
+        if r.status == "interrupted":
+            print(f"run {r.run_id} was interrupted (its process stopped); resume it with: "
+                  f"python -m curation select --resume {r.run_id}")
 
 
 def cmd_methods(args: argparse.Namespace) -> int:

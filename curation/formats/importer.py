@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from curation.errors import Cancelled, InputError
-from curation.formats import loaders, schemas
+from curation.formats import bundled_pools, loaders, schemas
+from curation.formats.text_lines import MAX_LINE_BYTES
 from curation.workspace import imports
 from curation.workspace.db import Workspace
 
@@ -68,12 +69,17 @@ def import_source(
     hub_split: str = "train",
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> ImportReport:
-    """Import `source` into `ws`. `schema=None` detects it; `strict` stops at the first problem."""
+    """Import `source` into `ws`. `schema=None` detects it; `strict` stops at the first problem; a line (JSON array
+    element, CSV field) over `max_line_bytes` is a `line_too_long` problem."""
     started = time.time()
     local = Path(source).expanduser()
+    bundled = None if local.exists() else bundled_pools.find(str(source))
     if local.exists():  # one name per file, whatever the working folder: re-imports stay idempotent
         source = local.resolve()
+    elif bundled is not None:  # "dolly-15k": the copy shipped in the package, unpacked once into the workspace
+        source, schema = bundled_pools.unpack(ws, bundled), schema or bundled.schema
     source_str = str(source)
     if schema is not None:
         try:
@@ -93,7 +99,8 @@ def import_source(
             kept.append({"source": p.source, "line": p.line, "kind": p.kind, "message": p.message})
 
     try:
-        stream = loaders.read_rows(source, progress=progress, should_stop=should_stop, hub_split=hub_split)
+        stream = loaders.read_rows(source, progress=progress, should_stop=should_stop, hub_split=hub_split,
+                                   max_line_bytes=max_line_bytes)
         rows, schema = _with_schema(stream, schema, source_str, problem)
         for item in rows:
             if should_stop is not None and should_stop():

@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from curation.formats.json_values import ValueProblem, check_depth, number_message, too_deep_message
+from curation.formats.text_lines import MAX_LINE_BYTES, over_limit_message
+
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 # Bytes that were not valid UTF-8 survive decoding as lone surrogates U+DC80..U+DCFF ("surrogateescape");
 # valid UTF-8 can never produce them, so finding one inside an element pinpoints an encoding error.
@@ -25,6 +28,8 @@ _CUT_TOKEN_MARGIN = 8
 _NUMBER_CHARS = "0123456789.eE+-"
 # At the end of the file, an error followed only by the remains of a token means the file was cut off.
 _CUT_TAIL = re.compile(r"[\w.+\-\\]*\s*")
+# What matters when reading past an element without parsing it: escapes (matched whole), quotes, brackets, commas.
+_STRUCTURE = re.compile(r'\\.|["\[\]{},]', re.S)
 
 
 @dataclass(frozen=True)
@@ -33,13 +38,15 @@ class Element:
     line: int  # physical line where the element starts
     value: Any
     invalid_utf8_line: int | None = None  # first line of the element holding bytes that are not UTF-8
+    problem: tuple[str, str] | None = None  # (kind, message): read past, not parsed (value is None)
 
 
 class ArrayError(ValueError):
     """The text stops being a JSON array here; nothing after it can be read reliably."""
 
-    def __init__(self, line: int, message: str):
+    def __init__(self, line: int, message: str, kind: str = "malformed_json"):
         self.line = line
+        self.kind = kind
         super().__init__(message)
 
 
@@ -50,9 +57,10 @@ class NotAnArrayError(ArrayError):
 class JSONArrayReader:
     """Iterate over `Element`s of the JSON array in a binary stream; `bytes_read` tracks progress."""
 
-    def __init__(self, stream: BinaryIO, *, chunk_size: int = 1 << 20):
+    def __init__(self, stream: BinaryIO, *, chunk_size: int = 1 << 20, max_element_bytes: int = MAX_LINE_BYTES):
         self._stream = stream
         self._chunk_size = chunk_size
+        self._max_element = max_element_bytes
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
         self._json = json.JSONDecoder()
         self._buf = ""
@@ -132,21 +140,64 @@ class JSONArrayReader:
             try:
                 value, end = self._json.raw_decode(self._buf, self._pos)
             except json.JSONDecodeError as exc:
-                if self._may_continue(exc) and self._fill(len(self._buf) - self._pos):
-                    continue  # the element goes on in the next chunk (reads double: no quadratic re-parsing)
+                if self._may_continue(exc):
+                    if len(self._buf) - self._pos >= self._max_element:
+                        return self._skip(index, "line_too_long",
+                                          over_limit_message(f"element {index} starting here", self._max_element))
+                    if self._fill(len(self._buf) - self._pos):
+                        continue  # the element goes on in the next chunk (reads double: no quadratic re-parsing)
                 if exc.msg.startswith("Unterminated string") or _CUT_TAIL.fullmatch(self._buf, exc.pos):
                     raise ArrayError(self._line, f"element {index} starting here is cut off by the end of "
                                                  "the file (truncated?)") from None
                 raise ArrayError(self._line_at(exc.pos),
-                                 f"malformed JSON in element {index}: {exc.msg}") from None
+                                 f"malformed JSON in element {index}: {exc.msg.removesuffix(' at')}") from None
+            except RecursionError:
+                return self._skip(index, "too_deep", too_deep_message())
+            except ValueError as exc:  # an integer over Python's 4,300-digit conversion limit
+                return self._skip(index, "number_too_long", number_message(exc))
             # a number at the buffer's end may go on in the next chunk ("12" of "123", "0" of "0.5")
             if isinstance(value, int | float) and self._number_may_continue(end) and self._fill():
                 continue
             break
+        try:
+            check_depth(value, self._buf.count("[", self._pos, end) + self._buf.count("{", self._pos, end))
+        except ValueProblem as exc:
+            element = Element(index, self._line, None, problem=(exc.kind, str(exc)))
+            self._advance(end)
+            return element
         bad = _ESCAPED_BYTE.search(self._buf, self._pos, end)
         element = Element(index, self._line, value, self._line_at(bad.start()) if bad else None)
         self._advance(end)
         return element
+
+    def _skip(self, index: int, kind: str, message: str) -> Element:
+        """Read past the element at self._pos without parsing it (too deep, a huge number, too long): track
+        strings and brackets only, dropping the text as it goes, so memory stays about one chunk."""
+        line, depth, in_string = self._line, 0, False
+        while True:
+            last_end = self._pos
+            for match in _STRUCTURE.finditer(self._buf, self._pos):
+                char, last_end = match.group(), match.end()
+                if in_string:
+                    in_string = char != '"'  # escapes are matched whole, so a quote here ends the string
+                elif char == '"':
+                    in_string = True
+                elif char in "[{":
+                    depth += 1
+                elif depth and char in "]}":
+                    depth -= 1
+                    if not depth:
+                        self._advance(match.end())
+                        return Element(index, line, None, problem=(kind, message))
+                elif not depth:  # a ',' or the array's ']' ends a scalar element
+                    self._advance(match.start())
+                    return Element(index, line, None, problem=(kind, message))
+            # an escape cut by the chunk's end: its backslash is read again with the next chunk
+            keep = 1 if in_string and self._buf.endswith("\\") and last_end < len(self._buf) else 0
+            self._advance(len(self._buf) - keep)
+            if not self._fill():
+                raise ArrayError(line, f"element {index} starting here is cut off by the end of the file "
+                                       "(truncated?)")
 
     def _number_may_continue(self, end: int) -> bool:
         return end == len(self._buf) or self._buf[end] in _NUMBER_CHARS

@@ -9,58 +9,28 @@ an unknown format, an unreachable hub) raise `InputError`. Nothing here holds a 
 
 from __future__ import annotations
 
-import csv
-import json
+import errno
 import os
-from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from curation.errors import Cancelled, InputError
 from curation.formats import arrow_sources
+from curation.formats.delimited import read_delimited
 from curation.formats.json_array import ArrayError, JSONArrayReader, NotAnArrayError
+from curation.formats.json_values import ValueProblem, parse
+from curation.formats.rows import PROBLEM_KINDS, Problem, Row
+from curation.formats.text_lines import MAX_LINE_BYTES, capped_lines, too_long_message, utf16_problem
+
+__all__ = ["FORMATS", "PROBLEM_KINDS", "Problem", "Row", "detect_format", "read_rows"]
 
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "hf_disk", "hf_hub")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
              ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 _DATASETS_MARKERS = ("state.json", "dataset_dict.json", "dataset_info.json")  # written by save_to_disk
 _BOM = b"\xef\xbb\xbf"
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _TICK_ROWS = 1000  # progress and should_stop every this many rows: cheap, yet ~10 updates a second
-_CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default (128 KiB) is shorter than some responses
-
-# Every problem kind the loaders and schemas report (the importer counts problems by these names).
-PROBLEM_KINDS: dict[str, str] = {
-    "malformed_json": "the line (or array element) is not valid JSON",
-    "not_an_object": "valid JSON, but not an object ({...}) that could hold a row",
-    "invalid_utf8": "bytes that are not UTF-8 text (or a \\ud800-style lone surrogate escape)",
-    "malformed_csv": "a CSV/TSV row with broken quoting or a field count that differs from the header",
-    "missing_field": "a field the schema needs is absent or null",
-    "wrong_type": "a field has the wrong type (a number where text is expected, ...)",
-    "empty_prompt": "the instruction / user turn is empty or whitespace only",
-    "empty_response": "the response / assistant turn is empty or whitespace only",
-    "bad_turns": "a conversation out of order: not ending with the assistant, two user turns in a row, ...",
-    "tool_turns": "a conversation with tool or function-call turns, which records cannot hold",
-    "unknown_schema": "no known schema fits the rows (or an unknown schema name was given)",
-}
-
-
-@dataclass(frozen=True)
-class Row:
-    source: str
-    line: int  # text formats: physical line where the row starts; others: 1-based row number
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Problem:
-    source: str
-    line: int
-    kind: str  # a key of PROBLEM_KINDS
-    message: str
-
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -83,9 +53,20 @@ def detect_format(source: str | os.PathLike) -> str:
         return fmt
     if path.exists():
         raise InputError("is not a regular file", source=str(source))
+    if path.is_symlink():
+        raise InputError(_broken_link(path), source=str(source))
     if arrow_sources.looks_like_hub_name(str(source)) and path.suffix.lower() not in _SUFFIXES:
         return "hf_hub"
     raise InputError("no such file or folder", source=str(source))
+
+
+def _broken_link(path: Path) -> str:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symlink loop (the link points back at itself): give the real file's path"
+    return f"is a symbolic link to {os.readlink(path)!r}, which does not exist"
 
 
 def _sniff(path: Path) -> str | None:
@@ -100,9 +81,11 @@ def _sniff(path: Path) -> str | None:
     if text.startswith(b"{"):
         first_line = text.split(b"\n", 1)[0]
         try:
-            return "jsonl" if isinstance(json.loads(first_line), dict) else "json"
-        except ValueError:
-            return "json"  # a multi-line object: the JSON reader explains why that is not a dataset
+            return "jsonl" if isinstance(parse(first_line.decode("utf-8", errors="replace")), dict) else "json"
+        except ValueProblem as exc:
+            # a multi-line object: the JSON reader explains why that is not a dataset; a line that is whole
+            # but too deep or holds a huge number is a JSON lines row, reported as such
+            return "json" if exc.kind == "malformed_json" else "jsonl"
     return None
 
 
@@ -113,6 +96,7 @@ def read_rows(
     should_stop: Callable[[], bool] | None = None,
     hub_split: str = "train",
     fmt: str | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[Row | Problem]:
     """Stream a file, folder or hub dataset as `Row`s (and `Problem`s for rows that cannot be read).
 
@@ -122,6 +106,8 @@ def read_rows(
         should_stop: polled every ~1000 rows; when true, `Cancelled` is raised.
         hub_split: the split to read from a hub dataset or a `DatasetDict` folder.
         fmt: one of FORMATS to override detection.
+        max_line_bytes: the longest line (JSON array element, CSV field) read; longer ones are
+            `line_too_long` problems, read past without being held in memory.
 
     Raises:
         InputError: the input as a whole cannot be read (missing, unknown format, hub unreachable).
@@ -140,11 +126,11 @@ def read_rows(
         with open(path, "rb") as f:
             _refuse_utf16(f, src)
             if fmt == "jsonl":
-                yield from _jsonl(f, src, ticker)
+                yield from _jsonl(f, src, ticker, max_line_bytes)
             elif fmt == "json":
-                yield from _json_array(f, src, ticker)
+                yield from _json_array(f, src, ticker, max_line_bytes)
             else:
-                yield from _delimited(f, src, "\t" if fmt == "tsv" else ",", ticker)
+                yield from read_delimited(f, src, "\t" if fmt == "tsv" else ",", ticker, max_line_bytes)
     else:
         if fmt == "parquet":
             ticker.total, rows = arrow_sources.parquet_rows(path, src)
@@ -184,17 +170,21 @@ class _Ticker:
 
 
 def _refuse_utf16(f: BinaryIO, src: str) -> None:
-    if f.read(2) in _UTF16_BOMS:
-        raise InputError("is UTF-16 text: save it as UTF-8 and import it again", source=src, line=1,
-                         kind="invalid_utf8")
+    problem = utf16_problem(f.read(4096))
+    if problem:
+        raise InputError(problem, source=src, line=1, kind="invalid_utf8")
     f.seek(0)
 
 
-def _jsonl(f: BinaryIO, src: str, ticker: _Ticker) -> Iterator[Row | Problem]:
+def _jsonl(f: BinaryIO, src: str, ticker: _Ticker, cap: int) -> Iterator[Row | Problem]:
     done = 0
-    for line, raw in enumerate(f, 1):  # binary lines: split on b"\n" only, as editors count lines
-        done += len(raw)
+    # binary lines: split on b"\n" only, as editors count lines
+    for line, (raw, size) in enumerate(capped_lines(f, cap), 1):
+        done += size
         ticker(done)
+        if raw is None:
+            yield Problem(src, line, "line_too_long", too_long_message(size, cap))
+            continue
         if line == 1:
             raw = raw.removeprefix(_BOM)
         try:
@@ -206,9 +196,10 @@ def _jsonl(f: BinaryIO, src: str, ticker: _Ticker) -> Iterator[Row | Problem]:
         if not text.strip():
             continue  # blank lines (a trailing newline, spacing) are not rows
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield Problem(src, line, "malformed_json", f"{exc.msg} at column {exc.colno}")
+            value = parse(text)
+        except ValueProblem as exc:
+            column = "" if exc.pos is None else f" at column {exc.pos - text.rfind(chr(10), 0, exc.pos)}"
+            yield Problem(src, line, exc.kind, f"{exc}{column}")
             continue
         if isinstance(value, dict):
             yield Row(src, line, value)
@@ -216,12 +207,14 @@ def _jsonl(f: BinaryIO, src: str, ticker: _Ticker) -> Iterator[Row | Problem]:
             yield Problem(src, line, "not_an_object", f"expected a JSON object, found {_json_type(value)}")
 
 
-def _json_array(f: BinaryIO, src: str, ticker: _Ticker) -> Iterator[Row | Problem]:
-    reader = JSONArrayReader(f)
+def _json_array(f: BinaryIO, src: str, ticker: _Ticker, cap: int) -> Iterator[Row | Problem]:
+    reader = JSONArrayReader(f, max_element_bytes=cap)
     try:
         for element in reader:
             ticker(reader.bytes_read)
-            if element.invalid_utf8_line is not None:
+            if element.problem is not None:
+                yield Problem(src, element.line, *element.problem)
+            elif element.invalid_utf8_line is not None:
                 yield Problem(src, element.invalid_utf8_line, "invalid_utf8",
                               f"element {element.index} holds bytes that are not valid UTF-8")
             elif isinstance(element.value, dict):
@@ -232,67 +225,7 @@ def _json_array(f: BinaryIO, src: str, ticker: _Ticker) -> Iterator[Row | Proble
     except NotAnArrayError as exc:
         raise InputError(str(exc), source=src, line=exc.line, kind="malformed_json") from None
     except ArrayError as exc:  # the rest of the file cannot be located reliably: report and stop
-        yield Problem(src, exc.line, "malformed_json", f"{exc}; the rest of the file was not read")
-
-
-class _LineTracker:
-    """Feeds decoded physical lines to the csv module and remembers which ones were not UTF-8."""
-
-    def __init__(self, f: BinaryIO):
-        self._f = f
-        self.bytes_read = 0
-        self._bad_lines: deque[int] = deque()
-
-    def lines(self) -> Iterator[str]:
-        for number, raw in enumerate(self._f, 1):
-            self.bytes_read += len(raw)
-            if number == 1:
-                raw = raw.removeprefix(_BOM)
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError:
-                self._bad_lines.append(number)
-                yield raw.decode("utf-8", errors="surrogateescape")  # keep the csv structure intact
-
-    def first_bad_line(self, first: int, last: int) -> int | None:
-        """The first non-UTF-8 line within first..last (lines before `first` are forgotten)."""
-        while self._bad_lines and self._bad_lines[0] < first:
-            self._bad_lines.popleft()
-        return self._bad_lines[0] if self._bad_lines and self._bad_lines[0] <= last else None
-
-
-def _delimited(f: BinaryIO, src: str, delimiter: str, ticker: _Ticker) -> Iterator[Row | Problem]:
-    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
-    tracker = _LineTracker(f)
-    reader = csv.reader(tracker.lines(), delimiter=delimiter, strict=True)
-    header: list[str] | None = None
-    while True:
-        start = reader.line_num + 1  # a quoted field may span lines: the row is located where it starts
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield Problem(src, start, "malformed_csv", f"broken quoting: {exc}")
-            continue
-        if not fields:
-            continue  # blank line
-        bad_line = tracker.first_bad_line(start, reader.line_num)
-        if header is None:
-            if bad_line is not None:
-                raise InputError("the header is not valid UTF-8", source=src, line=bad_line,
-                                 kind="invalid_utf8")
-            header = fields
-            continue
-        ticker(tracker.bytes_read)
-        if bad_line is not None:
-            yield Problem(src, bad_line, "invalid_utf8", "the line holds bytes that are not valid UTF-8")
-        elif len(fields) != len(header):
-            yield Problem(src, start, "malformed_csv",
-                          f"the row has {len(fields)} fields but the header has {len(header)}")
-        else:
-            # a column without a name is an index written by pandas' to_csv, not data
-            yield Row(src, start, {name: value for name, value in zip(header, fields) if name})
+        yield Problem(src, exc.line, exc.kind, f"{exc}; the rest of the file was not read")
 
 
 def _json_type(value: Any) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from curation.errors import InputError
 from curation.formats import loaders, schemas
+from curation.formats.text_lines import MAX_LINE_BYTES
 
 SCAN_ROWS = 100  # rows read to detect the schema (the importer looks at as many)
 CELL_CHARS = 200  # raw values are cut to this many characters for display
@@ -34,14 +35,15 @@ class Preview:
 
 
 def preview(source: str | os.PathLike[str], *, schema: str | None = None, rows: int = 5,
-            hub_split: str = "train") -> Preview:
+            hub_split: str = "train", max_line_bytes: int = MAX_LINE_BYTES) -> Preview:
     """The first `rows` rows of `source` converted with `schema` (None: the detected one).
 
     Raises InputError when the source as a whole cannot be read (missing file, unknown format, no hub).
     """
     src = str(source)
     fmt = loaders.detect_format(source)
-    items = list(islice(loaders.read_rows(source, hub_split=hub_split, fmt=fmt), SCAN_ROWS))
+    items = list(islice(loaders.read_rows(source, hub_split=hub_split, fmt=fmt, max_line_bytes=max_line_bytes),
+                        SCAN_ROWS))
     data = [i for i in items if isinstance(i, loaders.Row)]
     problems = [{"line": i.line, "kind": i.kind, "message": i.message}
                 for i in items if isinstance(i, loaders.Problem)]

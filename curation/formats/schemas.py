@@ -15,13 +15,13 @@ the importer adds the file and line. docs/formats.md describes all of it for use
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from itertools import islice
 from typing import Any
 
 from curation.errors import CurationError, InputError
+from curation.formats.json_values import ValueProblem, parse
 from curation.formats.turns import (
     TURN_FIELDS,
     aligned_turn_fields,
@@ -193,8 +193,8 @@ def _json_messages(text: str) -> str | list[Any]:
     if not text.lstrip().startswith("["):
         return text
     try:
-        parsed = json.loads(text)
-    except ValueError:
+        parsed = parse(text)
+    except ValueProblem:
         return text
     if isinstance(parsed, list) and parsed and all(isinstance(t, dict) and "role" in t for t in parsed):
         return parsed
@@ -220,8 +220,10 @@ def _as_list(value: Any, key: str) -> list[Any]:
     """A list field; CSV cells hold lists as JSON text."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except ValueError:
+            value = parse(value)
+        except ValueProblem as exc:
+            if exc.kind != "malformed_json":  # JSON text, but too deep or with a huge number
+                raise InputError(f"field {key!r}: {exc}", kind=exc.kind) from None
             raise InputError(f"field {key!r} is text, not a list", kind="wrong_type") from None
     if not isinstance(value, list | tuple):
         raise InputError(f"field {key!r} is {type_name(value)}, not a list", kind="wrong_type")

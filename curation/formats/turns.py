@@ -114,5 +114,6 @@ def checked_text(value: Any, what: str) -> str:
 
 def type_name(value: Any) -> str:
     """A JSON value's type in words, for messages."""
-    names = {list: "a list", tuple: "a list", dict: "an object", bool: "true/false", str: "text"}
+    names = {list: "a list", tuple: "a list", dict: "an object", bool: "true/false", str: "text",
+             type(None): "null"}
     return names.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)

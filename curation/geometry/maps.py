@@ -196,11 +196,17 @@ def available(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def current(ws: Workspace, ids: Sequence[str]) -> PoolMap | None:
-    """The map to show for a pool with these ids: the newest full map, else the newest preview."""
+    """The map to show for a pool with these ids: the newest full UMAP map, else the newest UMAP preview, else
+    the newest PCA first look (services/map_queue.py queues one before UMAP, which is slow on a cold start)."""
     digest = ids_hash(ids)
     matching = [m for m in available(ws) if m["ids_hash"] == digest]
-    matching.sort(key=lambda m: (bool(m["config"].get("preview")), -m["created"]))
+    matching.sort(key=lambda m: (_tier(m), -m["created"]))
     return load(ws, matching[0]["key"]) if matching else None
+
+
+def _tier(meta: dict[str, Any]) -> int:
+    """0 full UMAP, 1 UMAP preview, 2 PCA, 3 PCA flagged preview: a lower tier always wins, then the newest."""
+    return 2 * (meta.get("method") == "pca") + bool(meta.get("config", {}).get("preview"))
 
 
 def build(ws: Workspace, X: np.ndarray, *, ids: Sequence[str], text_keys: np.ndarray, source: str,

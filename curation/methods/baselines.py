@@ -2,8 +2,10 @@
 response, perplexity (high or low), static IFD (Superfiltering: a small model, IFD >= 1 dropped), one-shot
 K-Center on sentence embeddings, and a DEITA-style walk (by score, skipping samples too similar to one taken).
 
-All are one-shot (one iteration). Scores come from the run's "scorer" model, a small LM (Superfiltering used
-GPT-2 124M; the default here is the project's default small model).
+All are one-shot (one iteration). Scores come from the run's "scorer" model, a small LM that defaults to the
+project's default small model whatever the target is (Superfiltering used GPT-2 124M). static_ifd scores with
+Superfiltering's plain prompt by default; prompt="chat_template" is Cherry LLM's IFD (the scorer's own template;
+IterIT-static when the scorer is the target model).
 """
 
 from __future__ import annotations
@@ -41,11 +43,11 @@ def _ranked(ctx: StepContext, key: np.ndarray, label: str, **extra: Any) -> Step
     return finish(ctx, picks, reasons, key[picks], **extra)
 
 
-def _score(ctx: StepContext, max_length: int, direct: bool) -> Scores:
+def _score(ctx: StepContext, max_length: int, direct: bool, prompt: str = "model") -> Scores:
     engine = ctx.engine
     ctx.report(0, 1, "scoring with the small scorer model")
     return engine.score(engine.base("scorer"), np.arange(len(ctx.pool)), direct=direct, max_length=max_length,
-                        progress=ctx.progress, should_stop=ctx.should_stop)
+                        prompt=prompt, progress=ctx.progress, should_stop=ctx.should_stop)
 
 
 # -- random and cluster-random ----------------------------------------------------------------------------
@@ -144,6 +146,9 @@ class PerplexityBaseline(_OneShot):
 @dataclass(frozen=True)
 class StaticIFDConfig:
     max_length: int = setting(1024, "tokens per sample when scoring (Superfiltering: 1024)")
+    prompt: Literal["superfiltering", "chat_template"] = setting(
+        "superfiltering", "superfiltering: instruction, newline, input, newline, then the response, no template "
+        "(Superfiltering); chat_template: the scorer's own template (Cherry LLM's IFD)")
 
 
 @register
@@ -154,7 +159,8 @@ class StaticIFDBaseline(_OneShot):
     uses_model: ClassVar[bool] = True
 
     def step(self, ctx: StepContext, iteration: int, previous: Previous | None) -> Step:
-        s = _score(ctx, ctx.config.max_length, direct=True)
+        cfg: StaticIFDConfig = ctx.config
+        s = _score(ctx, cfg.max_length, direct=True, prompt="plain" if cfg.prompt == "superfiltering" else "model")
         ifd = s.ifd.astype(np.float64)
         # IFD < 1 by descending IFD; if they run out, IFD >= 1 from the closest to 1 (flagged); unscorable last
         key = np.where(~s.ok, -np.inf, np.where(ifd < 1, 2.0 + ifd, 1.0 / np.maximum(ifd, 1.0)))

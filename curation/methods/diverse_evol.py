@@ -1,7 +1,8 @@
 """DiverseEvol (Wu et al. 2023, "Self-Evolved Diverse Data Sampling for Efficient Instruction Tuning";
 methods.md 4): grow the training pool by K-Center in the embedding space of the model trained on it.
 
-Iteration 0 draws a seeded random initial pool P_0 (approved and pinned samples first) and trains M_0 on it.
+Iteration 0 draws a seeded random initial pool P_0 (approved and pinned samples first, all of them even when
+they outnumber n_0: the later rounds then share what is left) and trains M_0 on it.
 Iteration t = 1..R embeds every sample with M_{t-1} (mean-pooled last hidden state by default), adds the n_t
 samples farthest from P_{t-1} (greedy K-Center, starting from P_{t-1}), and retrains M_t from the base model
 on P_t (option: continue from M_{t-1}, which is cheaper but changes the method). The runner records Vendi with
@@ -27,7 +28,7 @@ from curation.configs import setting
 from curation.errors import CurationError
 from curation.methods.base import Previous, Step, StepContext, required_prefix
 from curation.methods.budgets import Target, apportion
-from curation.methods.engines.base import TrainSettings
+from curation.methods.engines.base import TrainedRound, TrainSettings
 from curation.methods.registry import register
 
 
@@ -54,12 +55,17 @@ class DiverseEvolConfig:
             raise CurationError("DiverseEvol needs rounds >= 0, epochs >= 1 and init_size >= 0")
 
 
-def pool_sizes(config: DiverseEvolConfig, n: int) -> list[int]:
-    """Cumulative pool size after each iteration: [n_0, n_0 + n_1, ..., n]."""
+def pool_sizes(config: DiverseEvolConfig, n: int, required: int = 0) -> list[int]:
+    """Cumulative pool size after each iteration: [n_0, n_0 + n_1, ..., n].
+
+    The initial pool holds every required sample even when they outnumber budget / (rounds + 1); the rounds
+    then share what is left. The number of rounds depends on `n` only (it is planned before constraints are
+    known), so a round may add nothing when the required samples leave fewer samples than rounds."""
     rounds = max(0, min(config.rounds, n - 1))
     init = config.init_size or max(1, n // (rounds + 1))
     init = min(init, n)
     rounds = min(rounds, n - init)
+    init = min(max(init, required), n)
     adds = apportion(n - init, np.ones(rounds)) if rounds else np.zeros(0, np.int64)
     return [init] + (init + np.cumsum(adds)).tolist()
 
@@ -76,7 +82,7 @@ class DiverseEvol:
 
     def step(self, ctx: StepContext, iteration: int, previous: Previous | None) -> Step:
         cfg: DiverseEvolConfig = ctx.config
-        sizes = pool_sizes(cfg, ctx.target.n_plan)
+        sizes = pool_sizes(cfg, ctx.target.n_plan, len(ctx.constraints.required))
         round_target = ctx.target if iteration == len(sizes) - 1 else ctx.target.scaled(sizes[iteration])
         if iteration == 0:
             step = self._initial(ctx, round_target)
@@ -87,7 +93,9 @@ class DiverseEvol:
             step = self._grow(ctx, model, previous, round_target, iteration)
         last = iteration == len(sizes) - 1
         if not last or cfg.train_final_round:
-            step.checkpoint, step.metrics["train_loss"] = self._train(ctx, model, step.order, iteration)
+            step.checkpoint, trained = self._train(ctx, model, step.order, iteration)
+            step.metrics.update(trained.metrics())
+            step.components["train_skipped"] = trained.skipped_column(len(ctx.pool))
         step.metrics["round_size"] = int(len(step.order))
         return step
 
@@ -96,7 +104,7 @@ class DiverseEvol:
         rows = np.flatnonzero(ctx.constraints.candidates())
         need = max(0, min(target.n - len(head), len(rows)))
         picks = ctx.rng(0).permutation(rows)[:need]
-        order = target.take(np.concatenate([np.asarray(head, np.int64), picks]))
+        order = _extend(target, np.asarray(head, np.int64), picks)
         reasons = (head_reasons + ["initial pool: seeded random draw"] * len(picks))[: len(order)]
         added = np.full(len(ctx.pool), -1, np.int64)
         added[order] = 0
@@ -118,7 +126,7 @@ class DiverseEvol:
         ctx.report(1, 3, f"K-Center: {k} picks")
         res = kcenter(X, k, start=previous.order, metric=cfg.metric, candidates=candidates,
                       should_stop=ctx.should_stop)
-        order = target.take(np.concatenate([previous.order, res.order]))
+        order = _extend(target, previous.order, res.order)
         new = len(order) - len(previous.order)
         prior = previous.scores
         reasons = (list(prior.set_index("row").loc[previous.order, "reason"]) if prior is not None
@@ -146,7 +154,7 @@ class DiverseEvol:
                          seed=ctx.seed + iteration, should_stop=ctx.should_stop)
         return model
 
-    def _train(self, ctx: StepContext, model: Any, rows: np.ndarray, iteration: int) -> tuple[str, float]:
+    def _train(self, ctx: StepContext, model: Any, rows: np.ndarray, iteration: int) -> tuple[str, TrainedRound]:
         cfg: DiverseEvolConfig = ctx.config
         if model is None or cfg.retrain == "from_base":
             model = ctx.engine.base("target")
@@ -154,12 +162,20 @@ class DiverseEvol:
         result = ctx.engine.train(model, rows, self._settings(ctx, len(rows)), seed=ctx.seed + iteration,
                                   should_stop=ctx.should_stop)
         name = ctx.engine.save(model, ctx.checkpoint_name(iteration)) if cfg.keep_checkpoints != "none" else ""
-        return name, result.train_loss
+        return name, result
 
     def _settings(self, ctx: StepContext, n_rows: int) -> TrainSettings:
         cfg: DiverseEvolConfig = ctx.config
         return TrainSettings(epochs=cfg.epochs, learning_rate=cfg.learning_rate, lora=cfg.lora,
                              batch_size=max(1, min(cfg.batch_size, n_rows // 4)), max_length=cfg.max_length)
+
+
+def _extend(target: Target, kept: np.ndarray, picks: np.ndarray) -> np.ndarray:
+    """`kept` in full (the required rows, or the previous pool: a round never drops one), then as many of
+    `picks` as the round's target still allows (a count, or a token share that `kept` alone may already fill)."""
+    kept = np.asarray(kept, np.int64)
+    room = len(target.take(np.concatenate([kept, np.asarray(picks, np.int64)])))
+    return np.concatenate([kept, np.asarray(picks, np.int64)[: max(0, room - len(kept))]])
 
 
 def _added_round(ctx: StepContext, previous: Previous, new: np.ndarray, iteration: int) -> np.ndarray:

@@ -23,6 +23,7 @@ from curation.workspace.db import Workspace
 CHARS_PER_TOKEN = 4.0
 TEMPLATE_TOKENS = 12  # chat-template tokens around a single-turn sample
 EMBED_TEXTS_PER_S = 100.0  # all-MiniLM-L6-v2 on 2 shared cores: 14,989 Dolly conversations in 137 s (bench/README.md)
+FAKE_ROWS_PER_S = 1e6  # the fake engine: seeded numpy per pool row, no model and no embedder (tests, dry runs)
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,15 @@ def mean_tokens(prompt_chars: float, response_chars: float, max_length: int) -> 
 
 
 def estimate_run(method: str, config: Any, *, n_pool: int, n_select: int, prompt_chars: float,
-                 response_chars: float, embedded: bool, device: str = "cpu") -> RunEstimate:
+                 response_chars: float, embedded: bool, device: str = "cpu", engine: str = "model") -> RunEstimate:
     """Seconds a run of `method` with `config` should take over a pool of `n_pool` samples selecting `n_select`.
 
     `prompt_chars` / `response_chars` are the pool's mean lengths; `embedded` says whether the pool's
-    reference sentence embeddings are cached already.
+    reference sentence embeddings are cached already. `engine="fake"` (the run's `models["engine"]`) runs no
+    model and no embedder: a pass over the pool costs microseconds per row, whatever the method.
     """
+    if engine == "fake":
+        return RunEstimate(seconds=n_pool / FAKE_ROWS_PER_S, parts=[("the fake engine", n_pool / FAKE_ROWS_PER_S)])
     tokens, response = mean_tokens(prompt_chars, response_chars, int(getattr(config, "max_length", 512)))
 
     estimate_seconds = _estimate_seconds()
@@ -119,10 +123,11 @@ def pool_profile(ws: Workspace) -> PoolProfile:
 
 
 def estimate_for_workspace(ws: Workspace, method: str, config: Any, budget: Budget, *,
-                           profile: PoolProfile | None = None) -> tuple[RunEstimate, int]:
+                           profile: PoolProfile | None = None, engine: str = "model") -> tuple[RunEstimate, int]:
     """The estimate for a run of `method` on `ws`'s pool at `budget`, and about how many samples it selects.
 
-    `select --estimate` and the Select page both call this; the page passes its cached `profile`.
+    `select --estimate` and the Select page both call this; the page passes its cached `profile`; `engine`
+    is the run's engine ("model" or "fake").
     """
     from curation.geometry.maps import embedded_share
 
@@ -130,5 +135,6 @@ def estimate_for_workspace(ws: Workspace, method: str, config: Any, budget: Budg
     tokens = mean_tokens(p.prompt_chars, p.response_chars, 512)[0]
     n_select = min(sample_count(budget, p.n_pool, tokens_per_sample=tokens), p.n_pool)
     guess = estimate_run(method, config, n_pool=p.n_pool, n_select=max(1, n_select), prompt_chars=p.prompt_chars,
-                         response_chars=p.response_chars, embedded=embedded_share(ws, p.text_keys) >= 1.0)
+                         response_chars=p.response_chars, embedded=embedded_share(ws, p.text_keys) >= 1.0,
+                         engine=engine)
     return guess, n_select

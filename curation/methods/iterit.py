@@ -9,7 +9,9 @@ epoch's. Unique samples trained over the run (<= E k) are reported.
 
 Defaults are the paper's: ratio 5% (pass `--budget 5%`), update_ratio 3, 3 epochs, lambda 0.1 (0.0 for
 domain-specific data), 1-3-grams, score_type both, batch 32, max length 1024 (Dolly/WizardLM), seed 42.
-Small pools need no scaling: the window is capped at the pool.
+Small pools need no scaling: the window is capped at the pool. Small budgets: the effective batch is capped at
+k / 4 so an epoch takes at least 4 optimizer steps. Multi-turn data trains the final assistant turn only, the
+earlier turns being prompt, as the reference (`train_on`).
 Reference bugs fixed, with flags that reproduce them where results change: IFD >= 1 samples go last instead
 of into the next window (`reference_order`, pitfall 2.7b); scores are fp32 (`bf16_scores` rounds them as the
 reference stores them, 2.7c); unscorable samples (response truncated away) are kept last and counted instead
@@ -32,7 +34,7 @@ from curation.configs import setting
 from curation.errors import CurationError
 from curation.methods.base import Previous, Step, StepContext, finish, picks_needed
 from curation.methods.budgets import Target
-from curation.methods.engines.base import TrainSettings
+from curation.methods.engines.base import TrainedRound, TrainOn, TrainSettings
 from curation.methods.kernels.tfidf_greedy import greedy_select, tfidf_matrix
 from curation.methods.registry import register
 
@@ -54,6 +56,9 @@ class IterITConfig:
     lora: bool = setting(True, "train a LoRA adapter (fits a CPU) instead of every weight (the paper)")
     batch_size: int = setting(32, "effective batch (paper: 1 x 32)")
     max_length: int = setting(1024, "tokens per sample (paper: 1024 for Dolly and WizardLM)")
+    train_on: TrainOn = setting(
+        "final_turn", "multi-turn data: loss on the final assistant turn, earlier turns as prompt (the reference), "
+        "or on every assistant turn")
     keep_checkpoints: Literal["last", "all"] = setting(
         "last", "keep each epoch's model, or only the newest (a resume needs the newest)")
 
@@ -103,7 +108,9 @@ class IterIT:
         step.components.update(complexity=ifd, order_position=new_position, scored_epoch=scored,
                                status=status.astype(str), trained=trained)
         step.metrics["unique_trained"] = int(trained.sum())
-        step.checkpoint, step.metrics["train_loss"] = self._train(ctx, model, step.order, iteration)
+        step.checkpoint, round_ = self._train(ctx, model, step.order, iteration)
+        step.metrics.update(round_.metrics())
+        step.components["train_skipped"] = round_.skipped_column(n)
         return step
 
     def _select(self, ctx: StepContext, model: Any, iteration: int, order_list: np.ndarray, ifd: np.ndarray,
@@ -158,14 +165,15 @@ class IterIT:
                                "n_unscorable": int((~ok).sum()), "n_filler": int(len(fillers))})
         return step, new_order
 
-    def _train(self, ctx: StepContext, model: Any, rows: np.ndarray, iteration: int) -> tuple[str, float]:
+    def _train(self, ctx: StepContext, model: Any, rows: np.ndarray, iteration: int) -> tuple[str, TrainedRound]:
         cfg: IterITConfig = ctx.config
         settings = TrainSettings(epochs=1, learning_rate=cfg.learning_rate, lora=cfg.lora,
-                                 batch_size=max(1, min(cfg.batch_size, len(rows) // 4)), max_length=cfg.max_length)
+                                 batch_size=max(1, min(cfg.batch_size, len(rows) // 4)), max_length=cfg.max_length,
+                                 train_on=cfg.train_on)
         ctx.report(2, 3, f"training one epoch on {len(rows)} samples")
         seed = ctx.seed if cfg.reference_shuffle else ctx.seed + iteration
         result = ctx.engine.train(model, rows, settings, seed=seed, should_stop=ctx.should_stop)
-        return ctx.engine.save(model, ctx.checkpoint_name(iteration)), result.train_loss
+        return ctx.engine.save(model, ctx.checkpoint_name(iteration)), result
 
 
 def _scores_of(previous: Previous) -> pd.DataFrame:

@@ -85,7 +85,7 @@ class LearningPercentage:
     def step(self, ctx: StepContext, iteration: int, previous: Previous | None) -> Step:
         cfg: LearningPercentageConfig = ctx.config
         clusters = pool_clusters(ctx, cfg.n_clusters, cfg.cluster_seed, cfg.clusters_file)
-        trajectory, metrics, checkpoint = self._trajectory(ctx, cfg)
+        trajectory, metrics, checkpoint, skipped = self._trajectory(ctx, cfg)
         lp = lp1(trajectory) if cfg.score == "lp1" else lp1_app(trajectory)
         out_of_range = np.isfinite(lp) & ((lp < 0) | (lp > 1))
         if cfg.clip:
@@ -104,6 +104,8 @@ class LearningPercentage:
         reasons = [f"{cfg.score.upper()} {lp[r]:.3f} ({cfg.region} region) in cluster {clusters[r]}" for r in picks]
         components = {"learning_percentage": lp.astype(np.float64), "cluster": clusters,
                       "lp_out_of_range": out_of_range}
+        if skipped is not None:  # the selector's training: which samples it could not learn, and why
+            components["train_skipped"] = skipped
         for e in range(trajectory.shape[1]):
             components[f"ppl_{e}"] = trajectory[:, e]
         metrics.update(n_clusters=int(len(sizes)), n_lp_out_of_range=int(out_of_range.sum()),
@@ -120,12 +122,13 @@ class LearningPercentage:
         step.metrics["clusters_covered"] = int(len(np.unique(clusters[step.order])))
         return step
 
-    def _trajectory(self, ctx: StepContext, cfg: LearningPercentageConfig) -> tuple[np.ndarray, dict, str]:
+    def _trajectory(self, ctx: StepContext,
+                    cfg: LearningPercentageConfig) -> tuple[np.ndarray, dict, str, np.ndarray | None]:
         """P_0..P_E per row: from the file, or by training the selector on every non-rejected sample."""
         if cfg.trajectories_file:
             from curation.methods.kernels.lp_inputs import load_trajectories
 
-            return load_trajectories(cfg.trajectories_file, ctx.pool.ids, ctx.pool.records), {}, ""
+            return load_trajectories(cfg.trajectories_file, ctx.pool.ids, ctx.pool.records), {}, "", None
         engine, rows = ctx.engine, np.flatnonzero(~ctx.constraints.excluded)
         model = engine.base("selector")
         app = cfg.score == "lp1_app"
@@ -147,7 +150,8 @@ class LearningPercentage:
         ctx.report(1, total, f"training the selector on {len(rows)} samples")
         train = engine.train(model, rows, settings, seed=ctx.seed, on_epoch_end=record, should_stop=ctx.should_stop)
         checkpoint = engine.save(model, ctx.checkpoint_name(0)) if cfg.keep_checkpoints != "none" else ""
-        return traj, {"selector_train_loss": train.train_loss}, checkpoint
+        metrics: dict[str, Any] = {f"selector_{k}": v for k, v in train.metrics().items()}
+        return traj, metrics, checkpoint, train.skipped_column(len(ctx.pool))
 
 
 def _rankings(clusters: np.ndarray, candidates: np.ndarray, key: np.ndarray, region: str,

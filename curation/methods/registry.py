@@ -73,11 +73,32 @@ def names() -> list[str]:
     return list(registry())
 
 
+# the papers' own names and common spellings; case, hyphens, spaces and underscores are ignored on top of these
+ALIASES = {"learningpercentage": "learning_pct", "lp": "learning_pct", "learningpct": "learning_pct",
+           "diverseevol": "diverse_evol", "kcenter": "kcenter", "kcentergreedy": "kcenter",
+           "clusterrandom": "cluster_random", "staticifd": "static_ifd", "ifd": "static_ifd",
+           "superfiltering": "static_ifd", "longestresponse": "longest"}
+
+
+def _squashed(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def canonical(name: str) -> str:
+    """The registered name for `name`: "DiverseEvol", "diverse-evol" -> "diverse_evol"; "lp" -> "learning_pct"."""
+    known = registry()
+    if name in known:
+        return name
+    squashed = _squashed(name)
+    by_squash = {_squashed(n): n for n in known}
+    found = by_squash.get(squashed) or ALIASES.get(squashed)
+    if found is None or found not in known:
+        raise CurationError(f"unknown method {name!r}; known: {', '.join(known)} (case and hyphens do not matter)")
+    return found
+
+
 def get(name: str) -> Selector:
-    try:
-        return registry()[name]
-    except KeyError:
-        raise CurationError(f"unknown method {name!r}; known: {', '.join(registry())}") from None
+    return registry()[canonical(name)]
 
 
 def make_config(name: str, values: dict[str, Any] | None = None) -> Any:

@@ -25,7 +25,7 @@ from curation.methods.base import COMPONENTS, Constraints, Pool, Previous, Progr
 from curation.methods.budgets import Budget, Target, parse_budget, resolve
 from curation.methods.engines.base import Engine, make_engine
 from curation.model.checkpoints import checkpoint_dir
-from curation.workspace import decisions, runs, samples
+from curation.workspace import decisions, run_lease, runs, samples
 from curation.workspace.arrays import atomic_write_text
 from curation.workspace.db import Workspace
 
@@ -51,16 +51,20 @@ def start_run(ws: Workspace, method: str, *, budget: str | int | Budget, config:
 
 def run_selection(ws: Workspace, run_id: int, *, progress: Progress | None = None,
                   should_stop: Callable[[], bool] | None = None,
-                  engine_factory: EngineFactory | None = None) -> runs.Run:
-    """Run (or resume) a run to its end; returns the finished run. Cancellation raises `Cancelled`."""
+                  engine_factory: EngineFactory | None = None,
+                  lease_stale_s: float = run_lease.STALE_S) -> runs.Run:
+    """Run (or resume) a run to its end; returns the finished run. Cancellation raises `Cancelled`.
+
+    Refused (CurationError) while another live process runs it: the run's lease (curation.workspace.run_lease).
+    """
     run = runs.get(ws, run_id)
-    done = runs.iterations(ws, run_id)
     selector = registry.get(run.method)
     cfg = registry.make_config(run.method, run.config)
     if run.pool_hash != samples.pool_hash(ws):
         raise CurationError(f"the pool changed since run {run_id} started (samples were imported); "
                             "start a new run")
-    runs.set_status(ws, run_id, "running")
+    lease = run_lease.acquire(ws, run_id, stale_s=lease_stale_s).start()
+    done = runs.iterations(ws, run_id)  # read under the lease: no other runner adds iterations now
     try:
         pool_ids, records = _pool_records(ws)
         engine = (engine_factory or make_engine)(ws, records, run.models)
@@ -75,10 +79,12 @@ def run_selection(ws: Workspace, run_id: int, *, progress: Progress | None = Non
                           should_stop=should_stop)
         previous = _previous(ws, done[-1], pool_ids) if done else None
         for iteration in range(len(done), total):
+            lease.check()
             ctx.check_stop()
             ctx.progress = _scaled_progress(progress, iteration, total, run.method)
             started = time.time()
             step = selector.step(ctx, iteration, previous)
+            lease.check()  # a runner that looked dead while stepping must not overwrite its successor's work
             it = _persist(ws, run_id, iteration, step, ctx, run.method, time.time() - started)
             if step.checkpoint:
                 _drop_old_checkpoints(ws, run_id, iteration, cfg)
@@ -86,12 +92,12 @@ def run_selection(ws: Workspace, run_id: int, *, progress: Progress | None = Non
             if progress is not None:
                 progress((iteration + 1) * 1000, total * 1000, f"iteration {iteration + 1}/{total} done")
     except Cancelled:
-        runs.set_status(ws, run_id, "cancelled")
+        lease.release("cancelled")
         raise
     except BaseException as exc:
-        runs.set_status(ws, run_id, "failed", f"{type(exc).__name__}: {exc}"[:2000])
+        lease.release("failed", f"{type(exc).__name__}: {exc}"[:2000])
         raise
-    runs.set_status(ws, run_id, "done")
+    lease.release("done")
     return runs.get(ws, run_id)
 
 
@@ -182,15 +188,24 @@ def _persist(ws: Workspace, run_id: int, iteration: int, step: Step, ctx: StepCo
                               checkpoint=step.checkpoint, scores=scores_frame(step, ctx, iteration, method))
 
 
+RBF_FEATURES = 1024  # random features of the non-saturating Vendi: its ceiling, and its cost per iteration
+
+
 def selection_metrics(ctx: StepContext, order: np.ndarray) -> dict[str, Any]:
-    """Vendi (fixed reference embedder), size, tokens and mean response length of a selection."""
-    from curation.geometry.diversity import vendi_score
+    """Vendi (fixed reference embedder; the paper's cosine kernel and an RBF kernel that does not saturate at the
+    embedding width, its gamma set once from the pool), size, tokens and mean response length of a selection."""
+    from curation.geometry.vendi import VendiKernel, rbf_gamma, vendi_score
 
     chars = ctx.pool.response_chars[order]
     out: dict[str, Any] = {"n_selected": int(len(order)), "tokens": int(ctx.pool.tokens[order].sum()),
                            "mean_response_chars": float(chars.mean()) if len(order) else 0.0}
     if len(order):
-        out["vendi"] = vendi_score(ctx.engine.reference_embeddings(order, should_stop=ctx.should_stop))
+        X = ctx.engine.reference_embeddings(order, should_stop=ctx.should_stop)
+        pool_sample = np.random.default_rng(0).choice(len(ctx.pool), min(len(ctx.pool), 2000), replace=False)
+        gamma = rbf_gamma(ctx.engine.reference_embeddings(np.sort(pool_sample), should_stop=ctx.should_stop))
+        rbf = VendiKernel("rbf", gamma=gamma, rff_dim=RBF_FEATURES)
+        out.update(vendi=vendi_score(X), vendi_kernel="cosine", vendi_rbf=vendi_score(X, kernel=rbf),
+                   vendi_rbf_kernel=rbf.label())
     return out
 
 

@@ -11,7 +11,12 @@ fails when the template trims whitespace and can split tokens differently: metho
 - Alpaca template (Stanford Alpaca's prompt) when the tokenizer has none, or on request; the response is
   followed by the tokenizer's EOS token.
 - The *direct* form (for IFD's denominator) is the final response with no instruction: the template of an
-  assistant-only conversation. Its response ids are identical to the conditional form's.
+  assistant-only conversation, or, when the template cannot render the empty prefix (SmolLM2's reads
+  messages[0]), of the response after an empty user turn. Its response ids are identical to the conditional
+  form's.
+- Plain template ("plain", scoring only): Superfiltering's prompt, "{instruction}\n{input}\n" (or
+  "{instruction}\n") followed by the response, with no template and no end token, as its code scores GPT-2.
+  Its direct form is the response alone after one start token (BOS, else EOS) that predicts its first token.
 - Truncation keeps the prompt and cuts the response's tail. A sample whose final response is cut away entirely
   gets status "truncated": unscorable, reported, never silently dropped or scored as NaN.
 """
@@ -26,6 +31,7 @@ from curation.errors import CurationError
 from curation.records import Record, join_prompt
 
 OK, TRUNCATED, EMPTY = "ok", "truncated", "empty_response"
+TEMPLATES = ("chat", "alpaca", "plain")  # plain: Superfiltering's prompt, for scoring
 
 ALPACA_PREAMBLE = ("Below is an instruction that describes a task. Write a response that appropriately completes "
                    "the request.")
@@ -116,6 +122,14 @@ def alpaca_segments(record: Record, eos: tuple[int, ...]) -> list[Segment]:
     return segments
 
 
+def plain_segments(record: Record) -> list[Segment]:
+    """Superfiltering's PROMPT_DICT_NONE: earlier messages one per line, an Alpaca row as instruction and input."""
+    lines = [m.content for m in record.messages[:-1]]
+    if record.parts and record.n_turns == 1 and lines:
+        lines[-1] = record.instruction + ("\n" + record.input if record.input.strip() else "")
+    return [("".join(line + "\n" for line in lines), False), (record.response, True)]
+
+
 def direct_alpaca_segments(response: str, eos: tuple[int, ...]) -> list[Segment]:
     return [(ALPACA_DIRECT, False), (response, True)] + ([(eos, True)] if eos else [])
 
@@ -124,8 +138,8 @@ class Formatter:
     """Formats records for one tokenizer and template. Cheap to build; tokenises in batches."""
 
     def __init__(self, tokenizer: Any, template: str, max_length: int) -> None:
-        if template not in ("chat", "alpaca"):
-            raise CurationError(f"unknown template {template!r}; use chat or alpaca")
+        if template not in TEMPLATES:
+            raise CurationError(f"unknown template {template!r}; use chat, alpaca or plain")
         if template == "chat" and not getattr(tokenizer, "chat_template", None):
             raise CurationError("the tokenizer has no chat template; use template='alpaca'")
         if max_length < 2:
@@ -166,6 +180,8 @@ class Formatter:
         if self.template == "chat":
             segs = direct_chat_segments(self.tokenizer, record.response) if direct else \
                 chat_segments(self.tokenizer, to_chat(record))
+        elif self.template == "plain":
+            segs = [(record.response, True)] if direct else plain_segments(record)
         else:
             segs = direct_alpaca_segments(record.response, self.eos) if direct else \
                 alpaca_segments(record, self.eos)

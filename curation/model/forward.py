@@ -12,13 +12,12 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
-from curation.model.loading import LoadedModel
+from curation.model.loading import Autocast, LoadedModel, decide_precision, dtype_name, native_bf16
 
-Autocast = Literal["auto", "bf16", "off"]
 HEAD_CHUNK = 1024  # positions per output-layer call: bounds the fp32 logits temporary to ~200 MB at 49k vocab
 
 
@@ -29,18 +28,17 @@ def hf_model(lm: LoadedModel) -> Any:
 
 
 def autocast(lm: LoadedModel, mode: Autocast) -> contextlib.AbstractContextManager[Any]:
-    """bf16 autocast on CPU where the CPU computes bf16 natively (AVX512-BF16/AMX), and on GPUs with fp32
-    weights; fp32 masters and fp32 loss arithmetic either way."""
+    """bf16 autocast where `loading.decide_precision` says so (fp32 weights, native bf16 or asked for)."""
     device = lm.device.type
-    use = mode == "bf16"
-    if mode == "auto":
-        if device == "cpu":
-            use = bool(torch.cpu._is_avx512_bf16_supported())
-        else:
-            use = lm.dtype == torch.float32 and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if not use or lm.dtype != torch.float32 and device == "cpu":
+    if not decide_precision(device, _native(lm), dtype_name(lm.dtype), mode).autocast:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device, dtype=torch.bfloat16)
+
+
+def _native(lm: LoadedModel) -> bool:
+    if "native_bf16" not in lm.extra:  # a capability probe per batch would be wasted work
+        lm.extra["native_bf16"] = native_bf16(lm.device)
+    return bool(lm.extra["native_bf16"])
 
 
 def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device: Any,
@@ -94,9 +92,10 @@ def hidden_and_head(lm: LoadedModel, ids: torch.Tensor, mask: torch.Tensor, *, p
                     need_hidden: bool = True) -> Any:
     """Run the model; return (last hidden states [B, L, H] or None, logits at `positions` [P, V]).
 
-    `positions` is (rows, cols) index tensors. On the fast path logits are computed only there, and in the
-    weights' dtype even under bf16 autocast: on CPU that is as fast (no per-call cast of the 49k x 576 output
-    matrix) and halves the worst per-sample NLL error of short, uncertain responses.
+    `positions` is (rows, cols) index tensors. On the fast path logits are computed only there, and always in
+    fp32, outside any autocast: bf16 logits round every logit to 8 mantissa bits, which moves the NLL by
+    ~1e-2 at a trained model's logit sizes. With fp32 weights (the default) this costs no cast; bf16 weights
+    cast the output matrix per call. The fallback path keeps the model's own logits (in the weights' dtype).
     """
     if fast_head_ok(lm):
         backbone, head = _backbone(lm)
@@ -104,14 +103,20 @@ def hidden_and_head(lm: LoadedModel, ids: torch.Tensor, mask: torch.Tensor, *, p
         if positions is None:
             return hidden, None
         selected = hidden[positions[0], positions[1]]
-        if selected.dtype != head.weight.dtype:  # bf16 autocast: keep the output layer in the weights' fp32
-            with torch.autocast(device_type=selected.device.type, enabled=False):
-                return hidden, head(selected.to(head.weight.dtype))
-        return hidden, head(selected)
+        with torch.autocast(device_type=selected.device.type, enabled=False):
+            return hidden, _fp32_head(head, selected)
     out = lm.model(input_ids=ids, attention_mask=mask, use_cache=False, output_hidden_states=need_hidden)
     hidden = out.hidden_states[-1] if need_hidden else None
     logits = None if positions is None else out.logits[positions[0], positions[1]]
     return hidden, logits
+
+
+def _fp32_head(head: Any, x: torch.Tensor) -> torch.Tensor:
+    weight = getattr(head, "weight", None)
+    if isinstance(head, torch.nn.Linear) and weight is not None:
+        bias = None if head.bias is None else head.bias.float()
+        return torch.nn.functional.linear(x.float(), weight.float(), bias)
+    return head(x.to(weight.dtype if weight is not None else x.dtype)).float()
 
 
 def token_nll(logits: torch.Tensor, targets: torch.Tensor, *, stats: bool = False) -> Any:

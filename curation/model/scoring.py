@@ -45,6 +45,8 @@ class ScoreConfig:
     max_batch: int = 64
     autocast: forward.Autocast = "auto"  # bf16 where the hardware has it; "off" for exact fp32
     batching: Literal["bucketed", "padded"] = "bucketed"  # "padded": data order, pad to max_length (bench only)
+    # "model": the model's template (chat or Alpaca); "plain": Superfiltering's "{instruction}\n{input}\n" prompt
+    prompt: Literal["model", "plain"] = "model"
 
     def __post_init__(self) -> None:
         bad = [p for p in self.pooling if p not in POOLINGS]
@@ -54,6 +56,12 @@ class ScoreConfig:
             raise CurationError("IFD needs the conditional NLL: set nll=True or ifd=False")
         if self.max_length < 2 or self.batch_tokens < self.max_length:
             raise CurationError("max_length must be >= 2 and batch_tokens >= max_length")
+        if self.prompt not in ("model", "plain"):
+            raise CurationError(f"unknown prompt {self.prompt!r}; use model or plain")
+
+    def template_for(self, lm: LoadedModel) -> str:
+        """The Formatter template these scores use with `lm`."""
+        return "plain" if self.prompt == "plain" else lm.template
 
     def fingerprint(self, template: str) -> dict:
         """What, besides the weights, changes a stored score (batching and autocast only add noise)."""
@@ -113,8 +121,9 @@ class _Item:
 def build_items(lm: LoadedModel, records: Sequence[Record],
                 config: ScoreConfig) -> tuple[list[_Item], list[Formatted]]:
     """Format every record; return (work items, cond formats)."""
-    cond = Formatter(lm.tokenizer, lm.template, config.max_length).format(records)
-    direct = Formatter(lm.tokenizer, lm.template, 10**9).format(records, direct=True) if config.ifd else None
+    template = config.template_for(lm)
+    cond = Formatter(lm.tokenizer, template, config.max_length).format(records)
+    direct = Formatter(lm.tokenizer, template, 10**9).format(records, direct=True) if config.ifd else None
     items: list[_Item] = []
     for i, f in enumerate(cond):
         scorable = f.status == OK

@@ -30,7 +30,7 @@ _COLUMNS = ("status", "truncated", "nll", "n_tokens", "ppl", "nll_direct", "n_to
 
 
 def setup_key(lm: LoadedModel, config: ScoreConfig) -> str:
-    payload = json.dumps(config.fingerprint(lm.template), sort_keys=True)
+    payload = json.dumps(config.fingerprint(config.template_for(lm)), sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 

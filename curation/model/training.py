@@ -26,7 +26,7 @@ import torch
 from curation.errors import Cancelled, CurationError
 from curation.model import distributed, forward
 from curation.model.formatting import OK, Formatted, Formatter
-from curation.model.loading import LoadedModel
+from curation.model.loading import DType, LoadedModel, decide_precision, torch_dtype
 from curation.records import Record
 
 Progress = Callable[[int, int, str], None]
@@ -50,7 +50,10 @@ class TrainConfig:
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = ()  # () = every linear layer except the output layer
     gradient_checkpointing: bool = False  # trade ~30% speed for activation memory
-    autocast: forward.Autocast = "auto"
+    autocast: forward.Autocast = "auto"  # bf16 autocast where the hardware has native bf16 (decide_precision)
+    # trainable weights: "auto"/"fp32" keep fp32 masters (a bf16-loaded model is upcast); "bf16" trains pure
+    # bf16 (half the memory, but AdamW then drops every update below half a bf16 ulp: lr 2e-5 moves nothing)
+    dtype: DType = "auto"
     group_by_length: bool = True  # batch similar lengths together (less padding), order still random
     train_on: str = "all_assistant"  # or "last": only the final assistant turn is labelled
     # >0: keep the schedule (warmup, cosine) of all `epochs` but stop after this many (LP1_app as released)
@@ -63,6 +66,7 @@ class TrainConfig:
             raise CurationError("stop_after_epochs must be 0 (train every epoch) or more")
         if self.train_on not in ("all_assistant", "last"):
             raise CurationError("train_on must be 'all_assistant' or 'last'")
+        decide_precision("cpu", False, self.dtype, self.autocast)  # names a bad dtype or autocast setting
 
     @property
     def lr(self) -> float:
@@ -79,6 +83,8 @@ class TrainResult:
     label_tokens: int
     seconds: float
     skipped: dict[str, str] = field(default_factory=dict)  # sample id -> why it was not trained on
+    trained_samples: int = 0  # samples epoch 0 trained on (the rest are in `skipped`)
+    trained_tokens: int = 0  # tokens that carried loss in one pass over them (train_on decides which)
     model_key: str = ""
 
     @property
@@ -100,7 +106,21 @@ def prepare(lm: LoadedModel, config: TrainConfig, seed: int) -> None:
             lm.model = get_peft_model(lm.model, lora)
     elif not config.lora and lm.is_lora:
         lm.model = lm.model.merge_and_unload()
+    _master_weights(lm, config)
     lm.extra.pop("fast_head", None)
+
+
+def _master_weights(lm: LoadedModel, config: TrainConfig) -> None:
+    """Trainable weights in the dtype decide_precision gives for `config.dtype` (fp32 unless asked for bf16)."""
+    wanted = torch_dtype(decide_precision(lm.device.type, False, config.dtype).weights)
+    if not config.lora:  # every weight trains: the whole model (buffers included) moves to the master dtype
+        if lm.dtype != wanted:
+            lm.model.to(wanted)
+            lm.dtype = wanted
+        return
+    for p in lm.model.parameters():  # LoRA: a frozen bf16 base is fine; only the adapters need the dtype
+        if p.requires_grad and p.dtype != wanted:
+            p.data = p.data.to(wanted)
 
 
 def train(
@@ -153,7 +173,7 @@ def train(
                 if should_stop is not None and should_stop():
                     raise Cancelled(f"training cancelled at step {step} of {total}")
                 mine = micro_batches[world.rank::world.size]
-                n_labels = sum(_n_labels(formatted[i]) for mb in micro_batches for i in mb)  # whole step, all ranks
+                n_labels = sum(_n_labels(formatted[i], config) for mb in micro_batches for i in mb)  # all ranks
                 loss_sum = 0.0
                 for mb in mine:
                     loss, n_tok = _micro_step(lm, [formatted[i] for i in mb], config, n_labels)
@@ -183,6 +203,7 @@ def train(
         optimizer.zero_grad(set_to_none=True)
     return TrainResult(steps=step, epochs=epoch + 1, losses=losses, learning_rates=rates, tokens=tokens,
                        label_tokens=label_tokens, seconds=time.time() - started, skipped=skipped,
+                       trained_samples=len(first[0]), trained_tokens=sum(_n_labels(f, config) for f in first[0]),
                        model_key=lm.model_key)
 
 
@@ -193,7 +214,7 @@ def response_loss(lm: LoadedModel, batch: Sequence[Formatted],
     rows: list[int] = []
     cols: list[int] = []
     for r, f in enumerate(batch):
-        for a, b in (f.labels if config.train_on == "all_assistant" else f.labels[-1:]):
+        for a, b in _label_spans(f, config):
             rows += [r] * (b - a)
             cols += range(a - 1, b - 1)  # logits at t-1 predict token t
     positions = (torch.tensor(rows, device=lm.device), torch.tensor(cols, device=lm.device))
@@ -210,8 +231,14 @@ def _micro_step(lm: LoadedModel, batch: list[Formatted], config: TrainConfig, n_
     return float(nll.detach()), n_tokens
 
 
-def _n_labels(f: Formatted) -> int:
-    return sum(b - a for a, b in f.labels)
+def _label_spans(f: Formatted, config: TrainConfig) -> tuple[tuple[int, int], ...]:
+    """The spans that carry loss: every assistant turn, or (train_on="last") the final one only."""
+    return f.labels if config.train_on == "all_assistant" else f.labels[-1:]
+
+
+def _n_labels(f: Formatted, config: TrainConfig) -> int:
+    # the step's loss is divided by this count: it must count the same spans response_loss sums over
+    return sum(b - a for a, b in _label_spans(f, config))
 
 
 def _formatted(lm: LoadedModel, config: TrainConfig,
@@ -222,7 +249,7 @@ def _formatted(lm: LoadedModel, config: TrainConfig,
     ids: list[str] = []
     skipped: dict[str, str] = {}
     for record, f in zip(records, formatted):
-        if f.status == OK and _n_labels(f) > 0:
+        if f.status == OK and _n_labels(f, config) > 0:
             keep.append(f)
             ids.append(record.id)
         else:
@@ -256,6 +283,8 @@ def _cosine(step: int, warmup: int, total: int) -> float:
 def _train_key(parent: str, config: TrainConfig, seed: int, ids: list[str]) -> str:
     """Deterministic identity of the weights a round produces (same seed + data + config = same weights)."""
     # stop_after_epochs is left out: stopping early changes no weight up to the stop (same key, same weights)
-    settings = {k: v for k, v in asdict(config).items() if k != "stop_after_epochs"}
+    # dtype "auto" is left out too, so the keys of rounds trained before the setting existed stay valid
+    settings = {k: v for k, v in asdict(config).items()
+                if k != "stop_after_epochs" and not (k == "dtype" and v == "auto")}
     payload = json.dumps({"config": settings, "seed": seed, "ids": ids}, sort_keys=True)
     return f"{parent}+train-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"

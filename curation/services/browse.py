@@ -32,6 +32,10 @@ ORDERS: dict[str, str] = {
     "most duplicated": "s.dup_count DESC, s.rowid",
 }
 PREVIEW_CHARS = 300  # text shown per cell of a table page
+# SQLite refuses an expression tree deeper than 1000 (about 500 terms) and LIKE patterns over 50,000 bytes; far
+# below both, a search stays fast and a pasted document gets a message instead of an OperationalError.
+MAX_TERMS = 50
+MAX_TERM_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -86,11 +90,23 @@ class Filter:
         return ", ".join(parts) or "the whole pool"
 
 
+def check_search(text: str) -> list[str]:
+    """The search's terms, or a CurationError when the search is too long to run."""
+    terms = text.split()
+    if len(terms) > MAX_TERMS:
+        raise CurationError(f"the search has {len(terms)} words; search with at most {MAX_TERMS}")
+    longest = max(terms, key=len, default="")
+    if len(longest) > MAX_TERM_CHARS:
+        raise CurationError(f"a search word has {len(longest)} characters; at most {MAX_TERM_CHARS} "
+                            f"(it starts {longest[:20]!r})")
+    return terms
+
+
 def where(flt: Filter) -> tuple[str, list[Any]]:
     """The WHERE clause (over `samples s LEFT JOIN sample_state st`) and its parameters."""
     clauses: list[str] = []
     params: list[Any] = []
-    for term in flt.text.split():
+    for term in check_search(flt.text):
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         clauses.append("(s.prompt LIKE ? ESCAPE '\\' OR s.response LIKE ? ESCAPE '\\')")
         params += [pattern, pattern]

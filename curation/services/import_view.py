@@ -1,6 +1,11 @@
 """What the Start page shows about imports, as plain values and frames: the preview's columns, an import's
 report (counts, problems by kind, the first problems at file:line) and the list of past imports.
 
+Uploads are streamed into `<workspace>/uploads/` in chunks (`write_upload`): Streamlit already holds the upload
+in memory once, and `.getvalue()` would copy it whole a second time. Uploads last modified more than
+UPLOAD_KEEP_DAYS ago are removed when another upload is saved (`prune_uploads`): an import reads its upload in
+minutes, and an import's report keeps what it needs.
+
 An import is a row of `curation.formats.importer.list_imports` (a dict with rows_read, rows_imported,
 new_samples, duplicates, skipped, problems = {"counts": {kind: n}, "first": [{source, line, kind, message}]}).
 """
@@ -12,14 +17,17 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
 from curation.formats import loaders, schemas
+from curation.workspace.arrays import atomic_path
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 DEFAULT_UPLOAD_NAME = "upload.jsonl"
+UPLOAD_CHUNK = 1 << 20  # bytes copied at a time from an upload to its file
+UPLOAD_KEEP_DAYS = 7
 
 
 def source_stamp(source: str) -> tuple[int, ...]:
@@ -35,6 +43,33 @@ def source_stamp(source: str) -> tuple[int, ...]:
 def safe_upload_name(name: str) -> str:
     """An uploaded file's name as a safe file name in `uploads/`: no folders, only [A-Za-z0-9._-]."""
     return _UNSAFE_NAME.sub("_", Path(name).name).strip("._") or DEFAULT_UPLOAD_NAME
+
+
+def write_upload(upload: BinaryIO, path: Path) -> Path:
+    """Copy an uploaded file (any binary file-like object, from its start) to `path` atomically, one chunk at a
+    time, so memory holds one chunk beside the upload."""
+    upload.seek(0)
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        while chunk := upload.read(UPLOAD_CHUNK):
+            out.write(chunk)
+    return Path(path)
+
+
+def prune_uploads(folder: Path, *, keep: Path | None = None, now: float | None = None,
+                  days: float = UPLOAD_KEEP_DAYS) -> list[Path]:
+    """Remove the files in `folder` last modified more than `days` ago (never `keep`); returns what was removed."""
+    if not folder.is_dir():
+        return []
+    cutoff = (time.time() if now is None else now) - days * 86400
+    removed = []
+    for path in sorted(folder.iterdir()):
+        try:
+            if path.is_file() and path != keep and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except OSError:  # removed meanwhile by another session: nothing to do
+            continue
+    return removed
 
 
 DETECTED = "detected"  # the schema choice that keeps what detection found

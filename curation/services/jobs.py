@@ -20,10 +20,10 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from curation.errors import Cancelled, CurationError
+from curation.services import app_env
 from curation.workspace.db import Workspace
 
 # kind -> "module:function"; functions take (ws, params: dict, ctx: JobContext) and return a JSON-able dict.
@@ -213,8 +213,7 @@ def ensure_worker(ws: Workspace) -> bool:
         return False
     log = open(ws.path("logs", "worker.log"), "ab")
     # the worker imports this very copy of `curation`, whatever folder the app was started from
-    project_root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [project_root, os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": app_env.pythonpath_with(app_env.PROJECT_ROOT, os.environ.get("PYTHONPATH", ""))}
     subprocess.Popen([sys.executable, "-m", "curation", "--workspace", str(ws.root), "worker"],
                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                      start_new_session=True, close_fds=True)  # own session: survives a server restart

@@ -55,9 +55,15 @@ def length_series(lengths: np.ndarray, ids: Sequence[str], *, selection: np.ndar
 
 def map_caption(n: int, meta: Mapping[str, Any], *, preview: bool) -> str:
     """How the map was made ("330 samples · UMAP preview of text embeddings · computed in 4 s")."""
-    method = "PCA (too few samples for UMAP)" if meta["method"] == "pca" else "UMAP"
+    note = ""
+    if meta["method"] != "pca":
+        method = "UMAP"
+    elif meta.get("config", {}).get("method") == "pca":  # queued before UMAP by services/map_queue.py
+        method, note = "PCA first look", " · the UMAP map replaces it when it is ready"
+    else:
+        method = "PCA (too few samples for UMAP)"
     return (f"{n:,} samples · {method}{' preview' if preview else ''} of {meta.get('field', 'text')} embeddings"
-            f" · computed in {meta['seconds']:.0f} s")
+            f" · computed in {meta['seconds']:.0f} s{note}")
 
 
 def summary_tiles(counts: Mapping[str, int], selection_vendi: float | None,
@@ -76,8 +82,8 @@ def missing_map_note(available: Sequence[Mapping[str, Any]], n_now: int) -> str:
     if available:
         return (f"The pool changed since the last map was drawn ({available[0]['n']:,} samples then, {n_now:,} "
                 "now): compute it again above.")
-    return ("No map of this pool yet: compute it above (a few seconds for hundreds of samples, minutes for "
-            "tens of thousands).")
+    return ("No map of this pool yet: compute it above (a quick PCA layout within seconds, then UMAP: under a "
+            "minute for hundreds of samples, minutes for tens of thousands).")
 
 
 # -- the selection in the session (any mutable mapping: `st.session_state` on the page) ----------------------

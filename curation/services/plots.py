@@ -2,8 +2,9 @@
 
 No streamlit here: every builder takes arrays and returns a `plotly.graph_objects.Figure`, so tests can check
 that a figure's data equals its inputs. Plotly renders a subset of HTML in hover labels (<b>, <br>, <a>...), so
-user text goes through `escape` before it reaches a hover template: `<`, `>` and `&` become entities and a
-sample cannot inject markup or links into the page.
+user text goes through `escape` before it reaches a hover template, and every trace name, axis category and
+title through `label`: `<`, `>` and `&` become entities, so a sample or a file name cannot inject markup or
+links into the page.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ def escape(text: str, limit: int = 160, width: int = 60) -> str:
     return "<br>".join(html.escape(line, quote=False) for line in lines)
 
 
+def label(text: object) -> str:
+    """A trace name, legend entry, axis category or title: Plotly renders these as HTML too, so user text
+    (a source file name, a run name) is escaped whole, never cut."""
+    return html.escape(str(text), quote=False)
+
+
 def hover_texts(instructions: Sequence[str], responses: Sequence[str], *, limit: int = 120) -> list[str]:
     """One hover label per sample: escaped instruction and response snippets under bold headings."""
     return [f"<b>Instruction</b><br>{escape(i, limit)}<br><b>Response</b><br>{escape(r, limit)}"
@@ -38,7 +45,7 @@ def hover_texts(instructions: Sequence[str], responses: Sequence[str], *, limit:
 
 def _map_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
     axis = {"showticklabels": False, "showgrid": False, "zeroline": False, "title": None}
-    fig.update_layout(title=title or None, height=height, dragmode="lasso", hovermode="closest",
+    fig.update_layout(title=label(title) if title else None, height=height, dragmode="lasso", hovermode="closest",
                       margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 40},
                       showlegend=True, xaxis=axis,
                       legend={"itemsizing": "constant", "orientation": "h", "y": -0.01, "yanchor": "top"},
@@ -65,32 +72,32 @@ def map_figure(coords: np.ndarray, colour: Sequence | np.ndarray, *, hover: Sequ
     fig = go.Figure()
     template = "%{hovertext}<extra>%{fullData.name}</extra>"
     if continuous:
-        value_hover = f"%{{hovertext}}<br>{html.escape(colour_label or 'value')} %{{marker.color:.4g}}<extra></extra>"
+        value_hover = f"%{{hovertext}}<br>{label(colour_label or 'value')} %{{marker.color:.4g}}<extra></extra>"
         missing = ~np.isfinite(values)
         if missing.any():
-            fig.add_trace(go.Scattergl(x=coords[missing, 0], y=coords[missing, 1], mode="markers", name=missing_label,
-                                       marker={"size": marker_size, "color": MISSING_COLOUR}, customdata=rows[missing],
-                                       hovertext=hovers[missing], hovertemplate=template))
+            fig.add_trace(go.Scattergl(x=coords[missing, 0], y=coords[missing, 1], mode="markers",
+                                       name=label(missing_label), marker={"size": marker_size, "color": MISSING_COLOUR},
+                                       customdata=rows[missing], hovertext=hovers[missing], hovertemplate=template))
         shown = ~missing
         fig.add_trace(go.Scattergl(
-            x=coords[shown, 0], y=coords[shown, 1], mode="markers", name=colour_label or "value",
+            x=coords[shown, 0], y=coords[shown, 1], mode="markers", name=label(colour_label or "value"),
             marker={"size": marker_size, "color": values[shown], "colorscale": "Viridis", "showscale": True,
-                    "colorbar": {"title": {"text": colour_label}}},
+                    "colorbar": {"title": {"text": label(colour_label)}}},
             customdata=rows[shown], hovertext=hovers[shown],
             hovertemplate=value_hover))
         return _map_layout(fig, title, height)
-    labels = np.array([missing_label if _missing(v) else str(v) for v in values], dtype=object)
+    names = np.array([missing_label if _missing(v) else str(v) for v in values], dtype=object)
     order = ([str(c) for c in categories] if categories is not None
-             else sorted(set(labels) - {missing_label}, key=_natural))
-    if missing_label in set(labels) and missing_label not in order:
+             else sorted(set(names) - {missing_label}, key=_natural))
+    if missing_label in set(names) and missing_label not in order:
         order = [missing_label, *order]  # drawn first: underneath the coloured points
     for number, name in enumerate(order):
-        mask = labels == name
+        mask = names == name
         if not mask.any():
             continue
         colour_of = (colours or {}).get(name) or (
             MISSING_COLOUR if name == missing_label else PALETTE[number % len(PALETTE)])
-        fig.add_trace(go.Scattergl(x=coords[mask, 0], y=coords[mask, 1], mode="markers", name=name,
+        fig.add_trace(go.Scattergl(x=coords[mask, 0], y=coords[mask, 1], mode="markers", name=label(name),
                                    marker={"size": marker_size, "color": colour_of}, customdata=rows[mask],
                                    hovertext=hovers[mask], hovertemplate=template))
     return _map_layout(fig, title, height)
@@ -123,12 +130,12 @@ def length_histogram(series: Mapping[str, np.ndarray], *, bins: int = 40, title:
         counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
         share = 100.0 * counts / max(1, len(values))
         fig.add_trace(go.Bar(x=np.sqrt(edges[:-1] * edges[1:]) if log_x else (edges[:-1] + edges[1:]) / 2,
-                             y=share, width=np.diff(edges), name=f"{name} ({len(values):,})", opacity=0.55,
+                             y=share, width=np.diff(edges), name=label(f"{name} ({len(values):,})"), opacity=0.55,
                              marker={"color": PALETTE[number % len(PALETTE)]},
                              customdata=np.stack([edges[:-1], edges[1:], counts], axis=1),
                              hovertemplate="%{customdata[0]:.0f}–%{customdata[1]:.0f}: %{y:.1f}% "
                                            "(%{customdata[2]})<extra>%{fullData.name}</extra>"))
-    fig.update_layout(barmode="overlay", title=title or None, height=320, bargap=0,
+    fig.update_layout(barmode="overlay", title=label(title) if title else None, height=320, bargap=0,
                       margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
                       xaxis={"title": x_title, "type": "log" if log_x else "linear"},
                       yaxis={"title": "% of samples"}, legend={"orientation": "h", "y": -0.25})
@@ -144,7 +151,7 @@ def lengths_by_iteration(pool: np.ndarray, per_iteration: Mapping[int, np.ndarra
     for iteration, values in per_iteration.items():
         fig.add_trace(go.Box(y=np.asarray(values, np.float64), name=f"iteration {iteration}", boxpoints=False,
                              marker={"color": PALETTE[0]}))
-    fig.update_layout(title=title or None, height=320, showlegend=False, yaxis={"type": "log",
+    fig.update_layout(title=label(title) if title else None, height=320, showlegend=False, yaxis={"type": "log",
                       "title": "response length (characters)"}, margin={"l": 10, "r": 10, "t": 40 if title else 10,
                                                                          "b": 10})
     return fig
@@ -174,7 +181,8 @@ def vendi_timeline(iterations: Sequence[int], vendi: Sequence[float], *, sizes: 
     fig.add_trace(go.Scatter(x=its, y=list(vendi), mode="lines+markers", name="selection",
                              line={"color": PALETTE[0], "width": 3}, customdata=list(sizes),
                              hovertemplate="iteration %{x}: Vendi %{y:.2f} (%{customdata} samples)<extra></extra>"))
-    fig.update_layout(title=title or None, height=320, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+    fig.update_layout(title=label(title) if title else None, height=320,
+                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
                       xaxis={"title": "iteration", "dtick": 1, "range": [min(its, default=0) - 0.5,
                                                                             max(its, default=0) + 0.5]},
                       yaxis={"title": "Vendi score"},
@@ -204,6 +212,7 @@ def run_comparison(name_a: str, name_b: str, *, only_a: int, both: int, only_b: 
     """Two runs side by side: overlap of their selections, their Vendi scores, their response lengths."""
     from plotly.subplots import make_subplots
 
+    name_a, name_b = label(name_a), label(name_b)
     fig = make_subplots(rows=1, cols=3, column_widths=[0.3, 0.2, 0.5],
                         subplot_titles=("overlap (samples)", "Vendi score", "response length (chars)"))
     for name, value, colour in ((f"only {name_a}", only_a, PALETTE[0]), ("both", both, PALETTE[2]),

@@ -8,6 +8,8 @@ none of them.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,10 +20,42 @@ from curation.workspace.db import Workspace
 
 QUEUES = {"selected": "Selected by a run", "pool": "The whole pool", "data": "The Data page's filter",
           "map": "The map selection"}
-ACTOR = "app"  # the decision log's actor for decisions made in the app
+ACTOR = "app"  # the decision log's actor when a caller names no browser tab
 SKIPPED, HISTORY, CURSOR, REVIEWED, CURRENT = ("review_skipped", "review_history", "review_cursor",
                                                "review_reviewed", "review_current")
 _LAST_QUEUE = "_review_last_queue"
+
+
+def app_actor(tab_id: str) -> str:
+    """The decision log's actor for one browser tab: "app:<id>" (the id comes from the URL: only [A-Za-z0-9])."""
+    clean = re.sub(r"[^A-Za-z0-9]", "", tab_id)[:32]
+    return f"app:{clean or 'unknown'}"
+
+
+def ago(when: float, now: float | None = None) -> str:
+    """"just now", "5 seconds ago", "2 minutes ago", "3 hours ago", "4 days ago"."""
+    seconds = max(0, int((time.time() if now is None else now) - when))
+    if seconds < 2:
+        return "just now"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+def undo_text(pending: decisions.PendingUndo | None, *, now: float | None = None,
+              nothing: str = "Nothing to undo.") -> str:
+    """What an undo will revert: "Undo: approve of 12 samples, 2 minutes ago"."""
+    if pending is None:
+        return nothing
+    n = f"{pending.samples:,} sample{'s' if pending.samples != 1 else ''}"
+    return f"Undo: {pending.action} of {n}, {ago(pending.time, now)}"
+
+
+def undo_preview(ws: Workspace, actor: str, *, now: float | None = None) -> str:
+    """What this tab's next undo (Data and Review pages) will take back."""
+    return undo_text(decisions.pending_undo(ws, actor=actor), now=now, nothing="Nothing of this tab's to undo.")
 
 
 def offered(*, has_runs: bool, has_data_filter: bool, has_map_selection: bool) -> list[str]:
@@ -72,8 +106,8 @@ def progress(counts: dict[str, int]) -> Progress:
 class Session:
     """The review state of one browser session, over a mutable mapping (the page's `st.session_state`)."""
 
-    def __init__(self, state: MutableMapping[str, Any]) -> None:
-        self.state = state
+    def __init__(self, state: MutableMapping[str, Any], *, actor: str = ACTOR) -> None:
+        self.state, self.actor = state, actor  # actor: this tab's name in the decision log (app_actor)
         state.setdefault(SKIPPED, [])
         state.setdefault(HISTORY, [])   # ("decision" | "skip", sample id), newest last
         state.setdefault(CURSOR, 0)     # row of the sample handled last: the queue continues after it
@@ -103,7 +137,8 @@ class Session:
         if action == "skip":
             self.skipped.append(sample_id)
         else:
-            decisions.record(ws, [sample_id], action, origin="human", actor=ACTOR, reason=reason.strip() or "review")
+            decisions.record(ws, [sample_id], action, origin="human", actor=self.actor,
+                             reason=reason.strip() or "review")
             self.state[REVIEWED] = self.reviewed + 1
         self.state[HISTORY].append(("skip" if action == "skip" else "decision", sample_id))
         self.state[CURSOR] = row
@@ -120,11 +155,18 @@ class Session:
             return None
         if history:
             history.pop()
-        undone = decisions.undo_last(ws, origin="human")
+        undone = decisions.undo_last(ws, origin="human", actor=self.actor)  # this tab's own, not another's
         if undone:
             self.state[CURRENT] = undone[0]
             self.state[REVIEWED] = max(0, self.reviewed - 1)
         return undone
+
+    def undo_preview(self, ws: Workspace, *, now: float | None = None) -> str:
+        """What `undo` will take back, in words."""
+        history = self.state[HISTORY]
+        if history and history[-1][0] == "skip":
+            return "Undo: the last skip."
+        return undo_preview(ws, self.actor, now=now)
 
     def unskip(self) -> None:
         self.state[SKIPPED] = []

@@ -18,6 +18,7 @@ from curation.workspace import runs
 from curation.workspace.db import Workspace
 
 RUN_JOB_KINDS = ("select", "timeline")  # a run's jobs; the Select page's job panel follows these
+RESUMABLE = ("failed", "cancelled", "interrupted")  # interrupted: "running" but its process is gone
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,19 @@ def queue_resume(ws: Workspace, run_id: int) -> QueuedRun:
     run = runs.get(ws, run_id)
     if run.status == "done":
         raise CurationError(f"run {run_id} is already done")
+    if run.owner:  # a live process runs it: a second runner would fight it over the iterations
+        raise CurationError(f"run {run_id} is being run by {run.owner}; wait, or cancel it")
     return _queue(ws, run_id)
+
+
+def can_resume(ws: Workspace, run: runs.Run) -> bool:
+    """Whether to offer "Resume": it stopped (failed, cancelled, or its process died) and no job will take it up."""
+    if run.status not in RESUMABLE or run.owner:
+        return False
+    queued = [j for j in jobs.list_jobs(ws, limit=200, active_only=True)
+              if j.kind == "select" and j.params.get("run_id") == run.run_id]
+    # an interrupted run's "running" job died with its worker; a queued one will resume it by itself
+    return not [j for j in queued if j.status == "queued" or run.status != "interrupted"]
 
 
 def queue_baseline(ws: Workspace, run_id: int) -> int:

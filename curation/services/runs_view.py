@@ -28,19 +28,30 @@ def baseline_missing(steps: Sequence[IterationDiff], baseline: dict[int, Band] |
 
 
 def iteration_table(steps: Sequence[IterationDiff], baseline: dict[int, Band] | None) -> pd.DataFrame:
-    """One row per iteration: sizes, added/dropped/kept, the run's Vendi beside the random one, lengths, loss."""
+    """One row per iteration: sizes, added/dropped/kept, the run's Vendi beside the random one, lengths, loss,
+    and what the iteration's training really covered (samples and loss-carrying tokens, samples it skipped)."""
     rows = []
     for s in steps:
         band = (baseline or {}).get(s.size)
         rows.append({"iteration": s.iteration, "selected": s.size, "added": len(s.added), "dropped": len(s.dropped),
-                     "kept": s.kept, "vendi": s.metrics.get("vendi"), "random vendi": band[0] if band else None,
+                     "kept": s.kept, "vendi (cosine)": s.metrics.get("vendi"),
+                     "random vendi (cosine)": band[0] if band else None, "vendi (rbf)": s.metrics.get("vendi_rbf"),
                      "mean response chars": s.metrics.get("mean_response_chars"), "tokens": s.metrics.get("tokens"),
-                     "train loss": s.metrics.get("train_loss"), "seconds": s.metrics.get("seconds")})
+                     "train loss": _trained(s.metrics, "train_loss"),
+                     "trained samples": _trained(s.metrics, "trained_samples"),
+                     "trained tokens": _trained(s.metrics, "trained_tokens"),
+                     "not trained": _trained(s.metrics, "n_train_skipped"), "seconds": s.metrics.get("seconds")})
     return pd.DataFrame(rows)
+
+
+def _trained(metrics: dict, key: str) -> object:
+    """A training metric of the iteration: the target's, or (learning percentage) its selector model's."""
+    return metrics.get(key, metrics.get(f"selector_{key}"))
 
 
 def comparison_table(pairs: Sequence[tuple[runs.Run, runs.Iteration]]) -> pd.DataFrame:
     """One row per (run, its iteration): size, Vendi, mean response length, tokens."""
     return pd.DataFrame([{"run": run_label(r), "iteration": it.iteration, "selected": len(it.selected),
-                          **{k: it.metrics.get(k) for k in ("vendi", "mean_response_chars", "tokens")}}
+                          "vendi (cosine)": it.metrics.get("vendi"), "vendi (rbf)": it.metrics.get("vendi_rbf"),
+                          **{k: it.metrics.get(k) for k in ("mean_response_chars", "tokens")}}
                          for r, it in pairs])

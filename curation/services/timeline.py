@@ -73,7 +73,7 @@ def random_vendi(X: np.ndarray, sizes: Sequence[int], candidates: np.ndarray | N
                  draws: int = DRAWS, seed: int = 0, should_stop: Callable[[], bool] | None = None,
                  progress: Progress | None = None) -> dict[int, Band]:
     """Vendi of `draws` uniform random subsets of each size (rows where `candidates` is true)."""
-    from curation.geometry.diversity import vendi_score
+    from curation.geometry.vendi import vendi_score
 
     rows = np.arange(len(X)) if candidates is None else np.flatnonzero(np.asarray(candidates, bool))
     out: dict[int, Band] = {}
@@ -145,6 +145,8 @@ def selected_table(ws: Workspace, it: runs.Iteration, *, preview: int = 160) -> 
                    and pd.api.types.is_numeric_dtype(picked[c]) and picked[c].notna().any()]
         for column in numeric:
             table[column] = picked[column].to_numpy()
+        if "train_skipped" in picked and (picked["train_skipped"].fillna("") != "").any():
+            table["not trained"] = picked["train_skipped"].fillna("").to_numpy()  # why training skipped it
     return table
 
 

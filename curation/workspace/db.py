@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from curation.errors import CurationError
+from curation.workspace import leftovers
 from curation.workspace.tables import MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_WORKSPACE = "workspace"
@@ -27,13 +28,19 @@ class Workspace:
 
     def __init__(self, root: str | os.PathLike[str] = DEFAULT_WORKSPACE, *, create: bool = True):
         self.root = Path(root).resolve()
-        if not self.root.exists():
-            if not create:
-                raise CurationError(f"no workspace at {self.root}")
-            self.root.mkdir(parents=True)
         self.db_path = self.root / "curation.sqlite"
+        if self.root.exists() and not self.root.is_dir():
+            raise CurationError(f"{self.root} is a file, not a workspace folder")
+        if not create and not self.db_path.is_file():  # a typo must not leave an empty workspace behind
+            raise CurationError(f"no workspace at {self.root}")
+        self.root.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._migrate()
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as exc:  # garbage bytes, a truncated file, an unreadable folder
+            self.close()
+            raise CurationError(f"{self.db_path} is not a curation workspace database ({exc})") from None
+        leftovers.clean(self.root)  # what killed imports and writes left behind
 
     # -- paths ------------------------------------------------------------------------------------
     def path(self, *parts: str) -> Path:

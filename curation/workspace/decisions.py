@@ -32,6 +32,17 @@ class Event:
     undoes: int | None
     batch: str | None
     time: float
+    actor: str = ""  # who: "app:<tab>", "cli:<user>", "dedup", "method:<name>"; "legacy" before it was kept
+
+
+@dataclass(frozen=True)
+class PendingUndo:
+    """What `undo_last` would take back now: one action (a whole batch) on some samples."""
+
+    action: str
+    samples: int
+    time: float
+    actor: str
 
 
 @dataclass(frozen=True)
@@ -71,9 +82,12 @@ def record(
     origin: str = "human",
     reason: str = "",
     reasons: Sequence[str] | None = None,
-    actor: str = "",
+    actor: str | None = None,
 ) -> str:
-    """Append one event per sample (a bulk action shares a batch id, returned) and refresh their state."""
+    """Append one event per sample (a bulk action shares a batch id, returned) and refresh their state.
+
+    `actor` names who decided (default: the origin, as for "dedup" and "method:<name>")."""
+    actor = actor or origin
     if action not in ACTIONS or action == "undo":
         raise CurationError(f"unknown decision {action!r}; use one of approve, reject, clear, pin, unpin")
     ids = list(dict.fromkeys(sample_ids))
@@ -94,39 +108,40 @@ def record(
     return batch
 
 
-def undo_last(ws: Workspace, *, origin: str = "human", actor: str | None = None) -> list[str]:
-    """Undo the most recent not-yet-undone action (a whole batch if it was a bulk action).
+def undo_last(ws: Workspace, *, origin: str = "human", actor: str | None = None,
+              by: str | None = None) -> list[str]:
+    """Undo the most recent not-yet-undone action of `actor` (None: of anyone) with this origin, a whole batch
+    if it was a bulk action. The undo is itself an event, naming `by` (default: `actor`, else the origin).
 
-    Returns the sample ids it affected (empty when there is nothing to undo). Undo is itself an event.
+    Returns the sample ids it affected (empty when there is nothing to undo).
     """
     with ws.transaction() as conn:
-        where, params = "d.action != 'undo' AND d.origin = ?", [origin]
-        if actor is not None:
-            where += " AND d.actor = ?"
-            params.append(actor)
-        row = conn.execute(
-            f"SELECT d.event_id, d.batch FROM decisions d WHERE {where} AND NOT EXISTS ("
-            " SELECT 1 FROM decisions u WHERE u.undoes = d.event_id AND u.action = 'undo'"
-            " AND NOT EXISTS (SELECT 1 FROM decisions r WHERE r.undoes = u.event_id))"
-            " ORDER BY d.event_id DESC LIMIT 1", params).fetchone()
+        row = _last_undoable(conn, origin, actor)
         if row is None:
             return []
-        targets = conn.execute(
-            "SELECT event_id, sample_id FROM decisions WHERE batch = ? AND action != 'undo' ORDER BY event_id",
-            (row["batch"],)).fetchall() if row["batch"] else conn.execute(
-            "SELECT event_id, sample_id FROM decisions WHERE event_id = ?", (row["event_id"],)).fetchall()
+        targets = _targets(conn, row)
         now, batch = time.time(), uuid.uuid4().hex[:12]
         conn.executemany(
             "INSERT INTO decisions(sample_id, action, origin, reason, undoes, batch, actor, time)"
             " VALUES (?, 'undo', ?, 'undo', ?, ?, ?, ?)",
-            [(t["sample_id"], origin, t["event_id"], batch, actor or "", now) for t in targets])
+            [(t["sample_id"], origin, t["event_id"], batch, by or actor or origin, now) for t in targets])
         ids = list(dict.fromkeys(t["sample_id"] for t in targets))
         _refresh(conn, ids)
     return ids
 
 
+def pending_undo(ws: Workspace, *, origin: str = "human", actor: str | None = None) -> PendingUndo | None:
+    """What `undo_last` with the same arguments would revert, or None when there is nothing to undo."""
+    conn = ws.connect()
+    row = _last_undoable(conn, origin, actor)
+    if row is None:
+        return None
+    return PendingUndo(action=row["action"], samples=len({t["sample_id"] for t in _targets(conn, row)}),
+                       time=row["time"], actor=row["actor"])
+
+
 def events(ws: Workspace, sample_id: str | None = None) -> list[Event]:
-    sql = "SELECT event_id, sample_id, action, origin, reason, undoes, batch, time FROM decisions"
+    sql = "SELECT event_id, sample_id, action, origin, reason, undoes, batch, time, actor FROM decisions"
     rows = ws.query(sql + (" WHERE sample_id = ? ORDER BY event_id" if sample_id else " ORDER BY event_id"),
                     (sample_id,) if sample_id else ())
     return [Event(**dict(r)) for r in rows]
@@ -180,6 +195,28 @@ def rebuild_state(ws: Workspace) -> None:
 
 
 # -- internals ------------------------------------------------------------------------------------
+def _last_undoable(conn: sqlite3.Connection, origin: str, actor: str | None) -> sqlite3.Row | None:
+    """The newest event of this origin (and actor) that is not undone, or whose undo was itself undone."""
+    where, params = "d.action != 'undo' AND d.origin = ?", [origin]
+    if actor is not None:
+        where += " AND d.actor = ?"
+        params.append(actor)
+    row: sqlite3.Row | None = conn.execute(
+        f"SELECT d.event_id, d.batch, d.action, d.time, d.actor FROM decisions d WHERE {where} AND NOT EXISTS ("
+        " SELECT 1 FROM decisions u WHERE u.undoes = d.event_id AND u.action = 'undo'"
+        " AND NOT EXISTS (SELECT 1 FROM decisions r WHERE r.undoes = u.event_id))"
+        " ORDER BY d.event_id DESC LIMIT 1", params).fetchone()
+    return row
+
+
+def _targets(conn: sqlite3.Connection, row: sqlite3.Row) -> list[sqlite3.Row]:
+    """The events one undo takes back: the whole batch of `row`."""
+    if row["batch"]:
+        return conn.execute("SELECT event_id, sample_id FROM decisions WHERE batch = ? AND action != 'undo'"
+                            " ORDER BY event_id", (row["batch"],)).fetchall()
+    return conn.execute("SELECT event_id, sample_id FROM decisions WHERE event_id = ?", (row["event_id"],)).fetchall()
+
+
 def _known(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(ids), 900):  # SQLite's host-parameter limit
@@ -195,7 +232,7 @@ def _refresh(conn: sqlite3.Connection, ids: list[str]) -> None:
         marks = ",".join("?" * len(chunk))
         by_sample: dict[str, list[Event]] = {s: [] for s in chunk}
         for r in conn.execute(
-                "SELECT event_id, sample_id, action, origin, reason, undoes, batch, time FROM decisions"
+                "SELECT event_id, sample_id, action, origin, reason, undoes, batch, time, actor FROM decisions"
                 f" WHERE sample_id IN ({marks}) ORDER BY event_id", chunk):
             by_sample[r["sample_id"]].append(Event(**dict(r)))
         rows = []

@@ -8,6 +8,7 @@ cancelled import leaves the workspace exactly as it was. Only this module writes
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from curation.records import Record, record_to_json
+from curation.workspace import leftovers
 from curation.workspace.db import Workspace
 
 _BATCH = 2000
@@ -25,6 +27,7 @@ class Stage:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._lock = leftovers.lock_stage(self.path)  # before the file exists: a workspace opening keeps it
         self.conn = sqlite3.connect(self.path)
         self.conn.execute("PRAGMA journal_mode=OFF")
         self.conn.execute("PRAGMA synchronous=OFF")  # scratch data: speed over durability
@@ -49,8 +52,9 @@ class Stage:
 
     def close(self) -> None:
         self.conn.close()
-        for suffix in ("", "-wal", "-shm", "-journal"):
+        for suffix in ("", "-wal", "-shm", "-journal", leftovers.LOCK_SUFFIX):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        os.close(self._lock)
 
 
 @dataclass(frozen=True)

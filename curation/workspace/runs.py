@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from curation.errors import CurationError
+from curation.workspace import run_lease
 from curation.workspace.arrays import atomic_path
 from curation.workspace.db import Workspace
 
@@ -29,6 +30,7 @@ class Run:
     error: str
     created: float
     finished: float | None
+    owner: str = ""  # "pid P on HOST since ..." while a live runner holds the lease (curation.workspace.run_lease)
 
 
 @dataclass(frozen=True)
@@ -60,15 +62,16 @@ def set_status(ws: Workspace, run_id: int, status: str, error: str = "") -> None
                      (status, error, finished, run_id))
 
 
-def get(ws: Workspace, run_id: int) -> Run:
+def get(ws: Workspace, run_id: int, *, lease_stale_s: float = run_lease.STALE_S) -> Run:
+    """A run; "running" with no live owner reads as "interrupted" (its process died: resume it)."""
     rows = ws.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
     if not rows:
         raise CurationError(f"no run {run_id}")
-    return _run(rows[0])
+    return _run(rows[0], lease_stale_s)
 
 
-def list_runs(ws: Workspace) -> list[Run]:
-    return [_run(r) for r in ws.query("SELECT * FROM runs ORDER BY run_id")]
+def list_runs(ws: Workspace, *, lease_stale_s: float = run_lease.STALE_S) -> list[Run]:
+    return [_run(r, lease_stale_s) for r in ws.query("SELECT * FROM runs ORDER BY run_id")]
 
 
 def add_iteration(ws: Workspace, run_id: int, iteration: int, selected: list[str], *,
@@ -102,6 +105,7 @@ def iteration(ws: Workspace, run_id: int, number: int | None = None) -> Iteratio
     """One iteration; `None` (or -1) is the last completed one."""
     its = iterations(ws, run_id)
     if not its:
+        get(ws, run_id)  # "no run N" before "no iteration yet"
         raise CurationError(f"run {run_id} has no completed iteration yet")
     if number is None or number == -1:
         return its[-1]
@@ -117,9 +121,12 @@ def scores(ws: Workspace, it: Iteration) -> pd.DataFrame | None:
     return pd.read_parquet(ws.root / it.scores_path)
 
 
-def _run(r: sqlite3.Row) -> Run:
+def _run(r: sqlite3.Row, lease_stale_s: float) -> Run:
+    held = run_lease.live(r, stale_s=lease_stale_s)
+    status = "interrupted" if r["status"] == "running" and not held else r["status"]
     return Run(r["run_id"], r["name"], r["method"], json.loads(r["config"]), json.loads(r["budget"]), r["seed"],
-               json.loads(r["models"]), r["pool_hash"], r["status"], r["error"], r["created"], r["finished"])
+               json.loads(r["models"]), r["pool_hash"], status, r["error"], r["created"], r["finished"],
+               run_lease.describe(r) if held else "")
 
 
 def _iteration(r: sqlite3.Row) -> Iteration:

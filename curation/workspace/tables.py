@@ -133,6 +133,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX samples_response_chars ON samples(response_chars, rowid);
     CREATE INDEX samples_response_chars_desc ON samples(response_chars DESC, rowid);
     """,
+    # 3: a run's lease (curation.workspace.run_lease): one runner at a time; a dead owner's run reads as interrupted
+    """
+    ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+    ALTER TABLE runs ADD COLUMN owner_host TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN owner_since REAL;
+    ALTER TABLE runs ADD COLUMN heartbeat REAL;
+    """,
+    # 4: every decision names its actor ("app:<tab>", "cli:<user>", "dedup", ...); undo takes back the actor's own
+    """
+    UPDATE decisions SET actor = 'legacy' WHERE actor = '';
+    CREATE INDEX decisions_actor ON decisions(origin, actor, event_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -80,6 +80,19 @@ def test_pages_point_an_empty_workspace_to_start(app_ws, page):
     assert "pool is empty" in at.info[0].value
 
 
+def test_start_offers_the_bundled_dolly_first_and_loads_it_offline(app_ws):
+    at = open_page("start")
+    assert at.button(key="load_bundled").proto.type == "primary"
+    at.button(key="load_bundled").click().run()
+    (job,) = jobs.list_jobs(app_ws)
+    assert (job.kind, job.params["source"], job.params["schema"]) == ("import", "dolly-15k", "alpaca")
+    jobs.run_pending(app_ws)
+    at.run()
+    assert not at.exception
+    assert samples.count(app_ws) == 14_989
+    assert main_metrics(at)["New samples"] == "14,989"
+
+
 def test_start_loads_the_demo_pool_offline_and_shows_the_report(app_ws):
     at = open_page("start")
     assert at.button(key="load_dolly").disabled  # HF_HUB_OFFLINE=1 in the test environment

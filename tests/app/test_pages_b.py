@@ -17,9 +17,9 @@ from streamlit.testing.v1 import AppTest
 from curation.formats import demo, importer
 from curation.geometry import dedup, maps
 from curation.geometry import dedup_scan as dup_store
-from curation.geometry.diversity import vendi_score
 from curation.geometry.embed import sample_text
 from curation.geometry.embed_cache import EmbeddingStore, StoreSpec, text_keys
+from curation.geometry.vendi import vendi_score
 from curation.methods import registry, runner
 from curation.methods.engines.fake_engine import FakeEngine
 from curation.methods.estimate import estimate_run
@@ -204,13 +204,14 @@ def test_explore_colours_by_a_runs_score(ws):
     assert len(none["customdata"]) == len(ids) - len(picked)
 
 
-def test_explore_without_a_map_queues_embedding_then_the_map(ws):
+def test_explore_without_a_map_queues_embedding_then_a_first_look_then_the_map(ws):
     shutil.rmtree(ws.root / "maps")
     at = open_page("explore")
     assert any("No map of this pool yet" in i.value for i in at.info)
     at.button(key="explore_compute").click().run()
     queued = [(j.kind, j.params) for j in reversed(jobs.list_jobs(ws))]
     assert queued == [("embed", {"config": {}, "field": "text"}),
+                      ("umap", {"field": "text", "map": {"method": "pca"}}),
                       ("umap", {"field": "text", "map": {"preview": False}})]
     assert at.button(key="explore_compute").disabled  # one map at a time
     assert at.button(key=f"cancel-explore-{jobs.list_jobs(ws)[-1].job_id}")  # progress with a cancel button
@@ -345,9 +346,10 @@ def test_select_starts_a_run_as_a_job_and_follows_it_on_its_timeline(ws):
     assert not at.exception
     its = runs.iterations(ws, run.run_id)
     assert len(its[-1].selected) == samples.count(ws) // 10
-    table = next(d.value for d in at.dataframe if "random vendi" in d.value.columns)
+    table = next(d.value for d in at.dataframe if "random vendi (cosine)" in d.value.columns)
     band = timeline.load_baseline(ws, run.run_id)[len(its[-1].selected)]
-    assert table["vendi"].tolist() == [its[-1].metrics["vendi"]] and table["random vendi"].tolist() == [band[0]]
+    assert table["vendi (cosine)"].tolist() == [its[-1].metrics["vendi"]]
+    assert table["random vendi (cosine)"].tolist() == [band[0]]
     vendi_fig = figures(at)[0]
     assert [t["name"] for t in vendi_fig["data"]][-1] == "selection"
     random_trace = next(t for t in vendi_fig["data"] if t["name"].startswith("random, same size"))
@@ -358,12 +360,12 @@ def test_select_timeline_shows_each_iteration_of_a_multi_round_run(ws):
     evol = next(r for r in runs.list_runs(ws) if r.method == "diverse_evol")
     its = runs.iterations(ws, evol.run_id)
     at = open_page("select", select_view="Timeline", select_timeline_run=evol.run_id)
-    table = next(d.value for d in at.dataframe if "random vendi" in d.value.columns)
+    table = next(d.value for d in at.dataframe if "random vendi (cosine)" in d.value.columns)
     steps = timeline.diffs(its)
     assert table["added"].tolist() == [len(s.added) for s in steps] == [10, 10, 10]
     assert table["kept"].tolist() == [0, 10, 20] and table["dropped"].tolist() == [0, 0, 0]
     baseline = timeline.load_baseline(ws, evol.run_id)
-    assert table["random vendi"].tolist() == [baseline[s.size][0] for s in steps]
+    assert table["random vendi (cosine)"].tolist() == [baseline[s.size][0] for s in steps]
     at.selectbox(key=f"select_iteration_{evol.run_id}").select(1).run()
     assert any(m.value.startswith("**Added** versus the previous iteration: 10") for m in at.markdown)
     picked = next(d.value for d in at.dataframe if "reason" in d.value.columns)

@@ -81,10 +81,13 @@ def test_embed_map_dedup_select_review_export(page: Page, app_server, tmp_path):
     expect(main(page).get_by_text("No map of this pool yet")).to_be_visible()
     by_key(page, "explore_compute", "button").click()
     chart = main(page).get_by_test_id("stPlotlyChart").first
-    expect(chart).to_be_visible(timeout=240_000)  # embedding 300 texts, then UMAP's first compile
+    expect(chart).to_be_visible(timeout=120_000)  # embedding 300 texts, then the PCA first look
+    expect(main(page).get_by_text(f"{SLICE} samples · PCA first look")).to_be_visible()
+    screenshot(page, "10b-explore-first-look")
+    # UMAP's first compile takes longer; the page redraws with its map when the job is done
+    expect(main(page).get_by_text(f"{SLICE} samples · UMAP")).to_be_visible(timeout=240_000)
     wait_for_run(page)
-    assert [j.status for j in sorted(_jobs(ws, "embed", "umap"), key=lambda j: j.job_id)] == ["done", "done"]
-    expect(main(page).get_by_text(f"{SLICE} samples · UMAP")).to_be_visible()
+    assert [j.status for j in sorted(_jobs(ws, "embed", "umap"), key=lambda j: j.job_id)] == ["done"] * 3
     screenshot(page, "11-explore-map")
     lasso(page, chart, [(0.05, 0.05), (0.45, 0.05), (0.45, 0.45), (0.05, 0.45)])
     heading = main(page).get_by_role("heading", name=re.compile(r"Selection: \d+ samples"))

@@ -56,3 +56,16 @@ def test_app_command_binds_loopback_and_passes_the_workspace(tmp_path):
 def test_app_command_is_listed_in_help():
     done = subprocess.run([sys.executable, "-m", "curation", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0 and "app " in done.stdout
+
+
+@pytest.mark.parametrize("spelling", ["DiverseEvol", "learning-percentage", "lp", "K-Center"])
+def test_select_estimate_takes_the_papers_spellings(dolly_workspace, capsys, spelling):
+    ws = dolly_workspace(40)
+    assert main(["select", "--method", spelling, "--budget", "10", "--estimate", "-w", str(ws.root)]) == 0
+    assert "estimated time" in capsys.readouterr().out
+
+
+def test_select_refuses_a_misspelt_method_in_one_line(dolly_workspace, capsys):
+    ws = dolly_workspace(40)
+    assert main(["select", "--method", "diversevol", "--budget", "10", "-w", str(ws.root)]) == 2
+    assert "unknown method 'diversevol'" in capsys.readouterr().err

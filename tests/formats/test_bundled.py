@@ -39,3 +39,25 @@ def test_unpack_is_once_and_leaves_no_temp_file(ws):
     stamp = path.stat().st_mtime_ns
     assert bundled_pools.unpack(ws, pool) == path and path.stat().st_mtime_ns == stamp
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_import_by_name_works_offline_and_twice_costs_nothing(ws):
+    from curation.formats import importer
+    from curation.workspace import samples
+
+    first = importer.import_source(ws, "dolly-15k")
+    assert first.new_samples == samples.count(ws) == 14_989
+    again = importer.import_source(ws, "Dolly-15k")
+    assert again.new_samples == 0 and samples.count(ws) == 14_989
+
+
+def test_cli_import_of_the_bundled_name(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.shared_data import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "curation", "import", "dolly-15k", "-w", str(tmp_path / "ws")],
+                          capture_output=True, text=True, cwd=ROOT, env={"HF_HUB_OFFLINE": "1", "PATH": ""})
+    assert done.returncode == 0, done.stderr
+    assert "14,989" in done.stdout or "14989" in done.stdout

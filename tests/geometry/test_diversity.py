@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from curation.errors import CurationError
-from curation.geometry.diversity import kcenter, vendi_curve, vendi_score
+from curation.geometry.diversity import kcenter
+from curation.geometry.vendi import vendi_curve, vendi_score
 
 
 def brute_kcenter(X: np.ndarray, k: int, start=(), metric: str = "l2", candidates=None):
@@ -187,7 +188,9 @@ def test_vendi_curve_equals_prefix_scores():
 
 
 def test_shadow_bound_holds_and_updates_match_the_exact_kernel():
-    from curation.geometry.diversity import _quantise, _update, _update_shadow
+    from curation.geometry.kcenter_kernels import quantise as _quantise
+    from curation.geometry.kcenter_kernels import update as _update
+    from curation.geometry.kcenter_kernels import update_shadow as _update_shadow
 
     rng = np.random.default_rng(21)
     X = (rng.standard_normal((3000, 96)) * rng.uniform(1e-3, 1e3, (3000, 1))).astype(np.float32)
@@ -201,3 +204,26 @@ def test_shadow_bound_holds_and_updates_match_the_exact_kernel():
         b = _update_shadow(q, scale, err, X, X[c], shadow)
         assert a[0] == b[0]
         np.testing.assert_array_equal(exact, shadow)
+
+
+@pytest.mark.parametrize("shadow", [False, True])
+def test_parallel_passes_give_the_brute_force_picks(shadow):
+    """Every core, the same picks: duplicates (ties) and a start set included."""
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((5000, 48)).astype(np.float32)
+    X[4000:4200] = X[100:300]  # exact duplicates: ties go to the lowest index in every block
+    start = [7, 2500]
+    order, dists, radius = brute_kcenter(X, 90, start=start)
+    for parallel in (True, False):
+        res = kcenter(X, 90, start=start, shadow=shadow, parallel=parallel)
+        np.testing.assert_array_equal(res.order, order)
+        np.testing.assert_allclose(res.distances, dists, rtol=1e-12)
+
+
+def test_the_kernel_choice_is_measured_once_per_shape():
+    from curation.geometry import kcenter_kernels
+
+    X = np.random.default_rng(9).standard_normal((8192, 16)).astype(np.float32)
+    kcenter_kernels._CHOICE.clear()
+    kcenter(X, 5, shadow=False)
+    assert len(kcenter_kernels._CHOICE) == (1 if kcenter_kernels.numba.get_num_threads() > 1 else 0)

@@ -26,6 +26,7 @@ CHOICES = {
     ("iterit", "score_type"): ("both", "ifd"),
     ("iterit", "update_strategy"): ("iterative", "static"),
     ("iterit", "keep_checkpoints"): ("last", "all"),
+    ("iterit", "train_on"): ("final_turn", "all_assistant_turns"),
     ("learning_pct", "score"): ("lp1", "lp1_app"),
     ("learning_pct", "region"): ("low", "mid", "high"),
     ("learning_pct", "lp1_app_schedule"): ("cut", "one_epoch"),
@@ -33,12 +34,13 @@ CHOICES = {
     ("learning_pct", "keep_checkpoints"): ("last", "all", "none"),
     ("longest", "measure"): ("chars", "tokens"),
     ("perplexity", "direction"): ("high", "low"),
+    ("static_ifd", "prompt"): ("superfiltering", "chat_template"),
     ("kcenter", "metric"): ("l2", "cosine"),
     ("deita", "score"): ("ifd", "perplexity", "response_length"),
 }
 CLASS_NAMES = {"diverse_evol": "DiverseEvolConfig", "iterit": "IterITConfig", "learning_pct":
                "LearningPercentageConfig", "longest": "LongestConfig", "perplexity": "PerplexityConfig",
-               "kcenter": "KCenterConfig", "deita": "DeitaConfig"}
+               "kcenter": "KCenterConfig", "deita": "DeitaConfig", "static_ifd": "StaticIFDConfig"}
 
 
 @pytest.mark.parametrize(("method", "name"), sorted(CHOICES))

@@ -111,3 +111,72 @@ def test_config_is_ready_for_a_form(method):
             assert value in choices[f.name]
     assert dataclasses.asdict(registry.make_config(method, dataclasses.asdict(cfg))) == dataclasses.asdict(cfg)
     assert set(typing.get_type_hints(cls)) == set(helps)  # annotations resolve
+
+
+@pytest.fixture(scope="module")
+def many_required(dolly_workspace):
+    """160 Dolly rows, 20 of them approved: more than any method's first iteration takes at budget 40
+    (DiverseEvol's initial pool with 3 rounds is 40 / 4 = 10)."""
+    ws = dolly_workspace(160)
+    ids = samples.ids(ws)
+    decisions.record(ws, ids[100:120], "approve")
+    return ws
+
+
+@pytest.mark.parametrize("budget", [40, "3000 tokens"])
+@pytest.mark.parametrize("method", registry.names())
+def test_required_samples_beyond_the_first_iteration_are_all_selected(many_required, method, budget):
+    ws = many_required
+    required = set(samples.ids(ws)[100:120])
+    run_id, selected = run(ws, method, budget=budget)
+    assert required <= set(selected), f"{len(required - set(selected))} of the 20 approved samples are missing"
+    assert len(set(selected)) == len(selected)
+    if budget == 40:
+        assert len(selected) == 40
+    for it in runs.iterations(ws, run_id):  # never dropped on the way: every iteration keeps them
+        assert required <= set(it.selected), f"iteration {it.iteration} misses approved samples"
+
+
+# which rows each training method trains on in an iteration (a new training method must say so here)
+TRAINS_ON = {"diverse_evol": "selected", "iterit": "selected", "learning_pct": "not rejected"}
+MAX_WORDS = 60  # the fake engine skips a row whose prompt holds max_length words or more
+
+
+@pytest.fixture(scope="module")
+def long_prompts(dolly_workspace):
+    """160 Dolly rows; three approved samples whose prompts fill max_length = 60, so every training method
+    is asked to train on samples it must skip."""
+    ws = dolly_workspace(160)
+    records = samples.get_many(ws, samples.ids(ws))
+    long = [s for s in samples.ids(ws) if len(records[s].prompt.split()) >= MAX_WORDS]
+    decisions.record(ws, long[:3], "approve")
+    return ws
+
+
+@pytest.mark.parametrize("method", registry.names())
+def test_skipped_samples_are_reported_and_not_counted_as_trained(long_prompts, method):
+    import dataclasses
+
+    ws = long_prompts
+    fields = {f.name for f in dataclasses.fields(registry.get(method).config_cls)}
+    run_id, _ = run(ws, method, budget=30, **({"max_length": MAX_WORDS} if "max_length" in fields else {}))
+    records = samples.get_many(ws, samples.ids(ws))
+    skip = {s for s, r in records.items() if len(r.prompt.split()) >= MAX_WORDS or not r.response.strip()}
+    checked = 0
+    for it in runs.iterations(ws, run_id):
+        key = next((k for k in it.metrics if k.endswith("trained_samples")), None)
+        if key is None:  # this iteration trained nothing
+            continue
+        prefix = key[: -len("trained_samples")]
+        frame = runs.scores(ws, it).set_index("sample_id")
+        asked = set(it.selected) if TRAINS_ON[method] == "selected" else set(frame.index[~frame["excluded"]])
+        reported = set(frame.index[frame["train_skipped"] != ""])
+        assert reported == asked & skip and reported
+        assert all("max_length" in frame.loc[s, "train_skipped"] for s in reported)
+        trained = asked - skip
+        assert it.metrics[key] == len(trained) and it.metrics[prefix + "n_train_skipped"] == len(reported)
+        # tokens that carried loss: each trained row's response words + 1, cut at what the prompt leaves
+        assert it.metrics[prefix + "trained_tokens"] == sum(
+            min(MAX_WORDS - len(records[s].prompt.split()), len(records[s].response.split()) + 1) for s in trained)
+        checked += 1
+    assert checked > 0 or method not in TRAINS_ON

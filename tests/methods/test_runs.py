@@ -113,6 +113,6 @@ def test_unknown_setting_and_method_are_user_errors(ws):
     with pytest.raises(CurationError, match="unknown setting 'round'"):
         runner.start_run(ws, "diverse_evol", budget=10, config={"round": 3}, models=FAKE)
     with pytest.raises(CurationError, match="unknown method"):
-        runner.start_run(ws, "diverseevol", budget=10, models=FAKE)
+        runner.start_run(ws, "diversevol", budget=10, models=FAKE)
     with pytest.raises(CurationError, match="pooling must be one of"):
         runner.start_run(ws, "diverse_evol", budget=10, config={"pooling": "max"}, models=FAKE)

@@ -119,3 +119,18 @@ def test_bad_arguments_are_user_errors(tokenizer):
         Formatter(tokenizer, "vicuna", 512)
     with pytest.raises(CurationError):
         Formatter(tokenizer, "chat", 1)
+
+
+def test_direct_chat_form_is_an_empty_user_turn_as_documented(tokenizer):
+    """SmolLM2's template indexes messages[0], so it cannot render the empty prefix of an assistant-only
+    conversation: the response-alone pass always follows an empty user turn (and the default system prompt)."""
+    from curation.model.formatting import direct_chat_segments
+    from tests.shared_data import ROOT
+
+    (context, is_assistant), (turn, labelled) = direct_chat_segments(tokenizer, "Red.")
+    expected = tokenizer.apply_chat_template([{"role": "user", "content": ""}], tokenize=False,
+                                             add_generation_prompt=True)
+    assert context == expected and not is_assistant and labelled and turn.startswith("Red." + END)
+    assert "<|im_start|>user\n<|im_end|>" in context
+    doc = " ".join((ROOT / "docs" / "model.md").read_text(encoding="utf-8").split())
+    assert "after an empty user turn" in doc and "assistant-only conversation" not in doc

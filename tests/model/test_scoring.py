@@ -1,4 +1,6 @@
-"""Scoring: NLL, PPL, IFD, pooling and uncertainty equal values computed by hand from full logits."""
+"""Scoring: NLL, PPL, IFD, pooling and uncertainty equal values computed by hand from full logits, over token ids
+the test builds itself (the tokenizer's chat template or the Stanford Alpaca prompt, never the project's
+formatter)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ import torch
 
 from curation.errors import Cancelled
 from curation.model import ScoreConfig, embed_records, load_model, score_records
-from curation.model.formatting import Formatter
 from curation.records import single_turn
 from tests.model.helpers import short_records
 from tests.shared_data import dolly_records
@@ -18,18 +19,64 @@ from tests.shared_data import dolly_records
 EXACT = dict(autocast="off")
 
 
-def _reference(lm, record, template, max_length=512):
-    """Unbatched full forward in float64: NLL over the response tokens, found by tokenising the response alone."""
+STANFORD = ("Below is an instruction that describes a task. Write a response that appropriately completes the "
+            "request.\n\n")
+STANFORD_INPUT = ("Below is an instruction that describes a task, paired with an input that provides further "
+                  "context. Write a response that appropriately completes the request.\n\n")
+
+
+def _pieces(tok, record, template, direct):
+    """The sample as (text or ids, is_final_response) pieces, from the tokenizer's chat template or the Stanford
+    Alpaca prompt, without the project's formatter: each piece is tokenised alone and the ids concatenated."""
+    eos = [tok.eos_token_id]
+    if template == "chat":
+        messages = ([{"role": "user", "content": ""}] if direct else
+                    [{"role": m.role, "content": m.content} for m in record.messages[:-1]])
+        prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        full = tok.apply_chat_template(messages + [{"role": "assistant", "content": record.response}],
+                                       tokenize=False)
+        assert full.startswith(prompt + record.response + tok.eos_token)
+        return [(prompt, False), (record.response, True), (eos, True),
+                (full[len(prompt + record.response + tok.eos_token):], False)]
+    if direct:
+        return [("### Response:\n", False), (record.response, True), (eos, True)]
+    if record.n_turns == 1:
+        head = STANFORD_INPUT if record.input else STANFORD
+        body = f"### Instruction:\n{record.instruction}\n\n"
+        body += f"### Input:\n{record.input}\n\n" if record.input else ""
+        return [(head + body + "### Response:\n", False), (record.response, True), (eos, True)]
+    pieces, context = [], (record.system or STANFORD.strip()) + "\n\n"
+    turns = record.turns
+    for i, m in enumerate(turns):
+        if m.role == "user":
+            context += f"### Instruction:\n{m.content}\n\n### Response:\n"
+        else:
+            last = i == len(turns) - 1
+            pieces += [(context, False), (m.content, last), (eos, last)]
+            context = "\n\n"
+    return pieces
+
+
+def _independent_ids(tok, record, template, direct):
+    """(token ids, [start, end) of the final response and its end token), known by construction."""
+    ids, span = [], []
+    for piece, is_response in _pieces(tok, record, template, direct):
+        piece_ids = list(piece) if isinstance(piece, list) else tok(piece, add_special_tokens=False)["input_ids"]
+        if is_response:
+            span = [span[0] if span else len(ids), len(ids) + len(piece_ids)]
+        ids += piece_ids
+    return ids, tuple(span)
+
+
+def _reference(lm, record, template):
+    """Unbatched full forward in float64 over token ids built without the project's formatter: NLL over the
+    final response's tokens (its end-of-turn token included), uncertainty and pooled states."""
     tok = lm.tokenizer
-    end = [tok.eos_token_id]
     out = {}
     for kind in ("cond", "direct"):
-        limit = max_length if kind == "cond" else 10**6
-        f = Formatter(tok, template, limit).format([record], direct=kind == "direct")[0]
-        ids = list(f.input_ids)
-        response = tok(record.response, add_special_tokens=False)["input_ids"] + end
-        # locate the response independently: the template places it right before any trailing whitespace token
-        start = next(s for s in range(len(ids) - len(response), -1, -1) if ids[s:s + len(response)] == response)
+        ids, (start, end) = _independent_ids(tok, record, template, kind == "direct")
+        response = tok(record.response, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        assert ids[start:end] == response
         with torch.no_grad():
             logits = lm.model(torch.tensor([ids])).logits[0].double()
             hidden = lm.model(torch.tensor([ids]), output_hidden_states=True).hidden_states[-1][0].double()

@@ -95,3 +95,16 @@ def test_workspace_reopens_from_another_process(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert jobs.get(ws, job_id).status == "done"
+
+
+def test_the_worker_is_started_with_the_project_root_first_on_its_path(ws, monkeypatch):
+    """The detached worker must import this checkout's `curation`, and must not see curation/'s subpackages as
+    top-level modules (a folder inside the package on PYTHONPATH would shadow any library named `model`)."""
+    import subprocess as sp
+
+    started = {}
+    monkeypatch.setattr(jobs, "worker_alive", lambda ws: False)
+    monkeypatch.setattr(sp, "Popen", lambda cmd, **kw: started.update(cmd=cmd, env=kw["env"]))
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    assert jobs.ensure_worker(ws)
+    assert started["env"]["PYTHONPATH"].split(os.pathsep) == [ROOT, "/elsewhere"]

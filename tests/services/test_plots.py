@@ -125,3 +125,73 @@ def test_run_comparison_carries_overlap_vendi_and_lengths():
     assert list(bars[3].y) == [12.5, None] and list(bars[3].text) == ["12.50", "n/a"]
     boxes = [t for t in fig.data if t.type == "box"]
     assert [list(b.y) for b in boxes] == [[10, 20], [30]]
+
+
+CRAFTED = '<b>x</b> <a href="https://evil">y</a>'
+
+
+def _texts(fig) -> list[str]:
+    """Every piece of text a figure shows outside hover labels: trace names, legend and colour bar titles,
+    category labels on the axes, bar texts, figure and axis titles."""
+    out: list[str] = []
+    for trace in fig.data:
+        out.append(str(trace.name))
+        for attr in ("x", "text"):
+            values = getattr(trace, attr, None)
+            if values is not None:
+                out += [v for v in values if isinstance(v, str)]
+        colorbar = getattr(getattr(trace, "marker", None), "colorbar", None)
+        if colorbar is not None and colorbar.title.text:
+            out.append(colorbar.title.text)
+    layout = fig.to_plotly_json()["layout"]
+    out.append(str(layout.get("title", "")))
+    out += [a.get("text", "") for a in layout.get("annotations", [])]
+    return out
+
+
+def _assert_inert(fig) -> None:
+    shown = _texts(fig)
+    assert not [t for t in shown if "<b>" in t or "<a " in t or "</" in t], shown
+    assert any(html.escape(CRAFTED, quote=False) in t or "&lt;b&gt;x" in t for t in shown)
+    payload = fig.to_json()
+    assert "<b>x" not in payload and "<a " not in payload
+
+
+def test_every_trace_name_and_label_is_escaped():
+    coords = np.zeros((3, 2), np.float32)
+    _assert_inert(plots.map_figure(coords, [CRAFTED, "plain", CRAFTED], hover=["", "", ""]))
+    _assert_inert(plots.map_figure(coords, [CRAFTED, None, "plain"], hover=["", "", ""], missing_label=CRAFTED))
+    _assert_inert(plots.map_figure(coords, [1.0, np.nan, 2.0], hover=["", "", ""], continuous=True,
+                                   colour_label=CRAFTED, missing_label=CRAFTED, title=CRAFTED))
+    _assert_inert(plots.length_histogram({CRAFTED: np.array([10, 20])}, title=CRAFTED))
+    _assert_inert(plots.lengths_by_iteration(np.array([1, 2]), {0: np.array([1])}, title=CRAFTED))
+    _assert_inert(plots.vendi_timeline([0], [1.0], sizes=[5], title=CRAFTED))
+    _assert_inert(plots.run_comparison(CRAFTED, "B", only_a=1, both=1, only_b=1, vendi_a=1.0, vendi_b=2.0,
+                                       lengths_a=np.array([1]), lengths_b=np.array([2])))
+
+
+def test_escaped_names_keep_their_colours_and_order():
+    fig = plots.map_figure(np.zeros((2, 2)), [CRAFTED, "b"], hover=["", ""], categories=["b", CRAFTED],
+                           colours={CRAFTED: "#123456"})
+    assert [t.name for t in fig.data] == ["b", html.escape(CRAFTED, quote=False)]
+    assert fig.data[1].marker.color == "#123456" and list(fig.data[1].customdata) == [0]
+
+
+def test_colour_by_source_escapes_a_crafted_file_name(tmp_path):
+    import json as json_lib
+
+    from curation.formats import importer
+    from curation.services import map_colours
+    from curation.workspace import Workspace, samples
+
+    name = '<b>x <a href="evil.test">y.jsonl'  # as much markup as a file name can hold (no "/")
+    path = tmp_path / name
+    path.write_text(json_lib.dumps({"instruction": "q <b>bold</b>", "input": "", "output": "a"}) + "\n")
+    ws = Workspace(tmp_path / "ws")
+    importer.import_source(ws, str(path))
+    texts = map_colours.hover_frame(ws)
+    kw = map_colours.colour_values(ws, "source", texts=texts, clusters=[0], ids=samples.ids(ws))
+    fig = plots.map_figure(np.zeros((1, 2)), hover=texts["hover"].tolist(), **kw)
+    assert [t.name for t in fig.data] == [html.escape(name, quote=False)]
+    assert "<b>x" not in fig.to_json() and "<a " not in fig.to_json() and "<b>bold" not in fig.to_json()
+    ws.close()

@@ -99,3 +99,26 @@ def test_the_selected_queue_walks_a_runs_picks_in_row_order(pool):
     assert browse.matching_ids(pool, flt) == [ids[9], ids[15]]
     session = review_queue.Session({})
     assert session.current(pool, flt) == ids[9]
+
+
+def test_two_tabs_undo_only_their_own_decisions(dolly_workspace):
+    pool = dolly_workspace(6)
+    ids = samples.ids(pool)
+    one, two = review_queue.Session({}, actor="app:one"), review_queue.Session({}, actor="app:two")
+    one.act(pool, "approve", ids[0], 1)
+    two.act(pool, "reject", ids[1], 2)  # later, in another tab
+    assert one.undo_preview(pool, now=decisions.events(pool)[-1].time + 125).startswith(
+        "Undo: approve of 1 sample, 2 minutes ago")
+    assert one.undo(pool) == [ids[0]]
+    assert decisions.state(pool, ids[1]).status == "rejected"  # the other tab's decision stands
+    assert [e.actor for e in decisions.events(pool)] == ["app:one", "app:two", "app:one"]
+    assert one.undo_preview(pool) == "Nothing of this tab's to undo."
+    one.act(pool, "skip", ids[2], 3)
+    assert one.undo_preview(pool) == "Undo: the last skip."
+
+
+def test_app_actor_ids_are_sanitised():
+    assert review_queue.app_actor("3f9a1c2b") == "app:3f9a1c2b"
+    assert review_queue.app_actor('<b>x</b>"; DROP') == "app:bxbDROP"
+    assert review_queue.app_actor("") == "app:unknown"
+    assert review_queue.app_actor("a" * 100) == "app:" + "a" * 32

@@ -27,8 +27,8 @@ def test_iteration_table_puts_the_random_vendi_beside_the_runs():
     table = runs_view.iteration_table(steps, baseline)
     assert table[["iteration", "selected", "added", "dropped", "kept"]].values.tolist() == [[0, 10, 10, 0, 0],
                                                                                           [1, 20, 10, 0, 10]]
-    assert table["vendi"].tolist() == [4.0, 6.0] and table["random vendi"].tolist()[0] == 3.0
-    assert table["random vendi"].isna().tolist() == [False, True] and table["train loss"].tolist()[0] == 1.5
+    assert table["vendi (cosine)"].tolist() == [4.0, 6.0] and table["random vendi (cosine)"].tolist()[0] == 3.0
+    assert table["random vendi (cosine)"].isna().tolist() == [False, True] and table["train loss"].tolist()[0] == 1.5
     assert runs_view.baseline_missing(steps, baseline) and not runs_view.baseline_missing(steps[:1], baseline)
     assert runs_view.baseline_missing(steps, None)
 

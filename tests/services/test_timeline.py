@@ -8,7 +8,7 @@ import pytest
 
 from curation.errors import CurationError
 from curation.formats import importer
-from curation.geometry.diversity import vendi_score
+from curation.geometry.vendi import vendi_score
 from curation.methods import registry, runner
 from curation.methods.engines.fake_engine import FakeEngine
 from curation.methods.estimate import EMBED_TEXTS_PER_S, estimate_run, mean_tokens

@@ -57,3 +57,40 @@ def test_a_newer_workspace_is_refused(tmp_path):
     conn.close()
     with pytest.raises(CurationError, match="newer than this curation"):
         Workspace(tmp_path / "ws")
+
+
+def write_version(path, version: int) -> None:
+    """The database as `version` of the schema left it."""
+    conn = sqlite3.connect(path)
+    for number in range(version):
+        for statement in _statements(MIGRATIONS[number]):
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.commit()
+    conn.close()
+
+
+def test_version_2_gains_run_leases_and_decision_actors(tmp_path):
+    from curation.workspace import runs
+
+    root = tmp_path / "old"
+    root.mkdir()
+    write_version(root / "curation.sqlite", 2)
+    conn = sqlite3.connect(root / "curation.sqlite")
+    conn.execute("INSERT INTO imports VALUES (1, 'f.jsonl', 'alpaca', 1, 1, 1, 0, 0, '{}', 0)")
+    conn.execute("INSERT INTO samples(rowid, id, record, prompt, response, n_turns, prompt_chars, response_chars,"
+                 " source, line, import_id, created) VALUES (1, 'aaaa', '{}', 'q', 'a', 2, 1, 1, 'f.jsonl', 1, 1, 0)")
+    conn.execute("INSERT INTO decisions(sample_id, action, origin, time) VALUES ('aaaa', 'approve', 'human', 1.0)")
+    conn.execute("INSERT INTO decisions(sample_id, action, origin, actor, time) VALUES"
+                 " ('aaaa', 'pin', 'human', 'app', 2.0)")
+    conn.execute("INSERT INTO runs(run_id, name, method, config, budget, seed, models, pool_hash, status, created)"
+                 " VALUES (1, 'r', 'random', '{}', '{}', 0, '{}', '', 'running', 0)")  # its process died long ago
+    conn.commit()
+    conn.close()
+
+    ws = Workspace(root)
+    assert ws.schema_version == SCHEMA_VERSION >= 4
+    assert [e.actor for e in decisions.events(ws)] == ["legacy", "app"]
+    assert runs.get(ws, 1).status == "interrupted" and runs.get(ws, 1).owner == ""
+    assert decisions.undo_last(ws, actor="legacy") == ["aaaa"]  # the old decision can still be undone
+    assert decisions.state(ws, "aaaa").pinned and decisions.state(ws, "aaaa").status == "pending"

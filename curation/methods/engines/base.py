@@ -10,8 +10,8 @@ DiverseEvol, IterIT), "selector" (learning percentage's small model) and "scorer
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from curation.errors import CurationError
 Progress = Callable[[int, int, str], None]
 StopCheck = Callable[[], bool]
 ROLES = ("target", "selector", "scorer")
+TrainOn = Literal["final_turn", "all_assistant_turns"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class TrainSettings:
     weight_decay: float = 0.0
     lora: bool = True  # a LoRA adapter instead of every weight (the papers fine-tune all; LoRA fits a CPU)
     stop_after_epochs: int = 0  # >0: run the cosine schedule of `epochs` but stop after this many (LP1_app)
+    # multi-turn data: the loss on every assistant turn, or on the final one (earlier turns are prompt: IterIT)
+    train_on: TrainOn = "all_assistant_turns"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,21 @@ class TrainedRound:
 
     losses: tuple[float, ...]  # the loss of every optimizer step (the fake engine: one step per epoch)
     epochs: int  # epochs actually run (fewer than asked with stop_after_epochs)
+    samples: int = 0  # rows trained on: the rows asked for, less `skipped`
+    tokens: int = 0  # tokens that carried loss in one pass over those rows (response tokens, per train_on)
+    skipped: dict[int, str] = field(default_factory=dict)  # row -> why it was not trained on
+
+    def metrics(self) -> dict[str, Any]:
+        """The round as iteration metrics: what was really trained, beside the selection's own counts."""
+        return {"train_loss": self.train_loss, "trained_samples": self.samples, "trained_tokens": self.tokens,
+                "n_train_skipped": len(self.skipped)}
+
+    def skipped_column(self, n: int) -> np.ndarray:
+        """Per pool row: why the round did not train on it ("" for rows trained on or never asked for)."""
+        out = np.full(n, "", dtype=object)
+        for row, reason in self.skipped.items():
+            out[row] = reason
+        return out.astype(str)
 
     @property
     def steps(self) -> int:
@@ -89,7 +107,8 @@ class Engine(Protocol):
               should_stop: StopCheck | None = None) -> TrainedRound: ...
 
     def score(self, model: Any, rows: np.ndarray, *, direct: bool = True, max_length: int = 512,
-              progress: Progress | None = None, should_stop: StopCheck | None = None) -> Scores: ...
+              prompt: str = "model", progress: Progress | None = None,
+              should_stop: StopCheck | None = None) -> Scores: ...  # prompt "plain": Superfiltering's, no template
 
     def embed(self, model: Any, rows: np.ndarray, *, pooling: str = "mean", max_length: int = 512,
               progress: Progress | None = None, should_stop: StopCheck | None = None) -> np.ndarray: ...

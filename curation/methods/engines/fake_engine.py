@@ -5,7 +5,9 @@ Every number is a function of the sample's text and the fake model's state, so r
   trained on other data embeds differently, as in DiverseEvol);
 - NLL falls with training, fastest for samples the model was trained on, at a per-sample rate (so learning
   percentage trajectories differ between samples); IFD drifts with the model state (so IterIT re-ranks);
-- a blank response is unscorable, as with the real scorer.
+- a blank response is unscorable, as with the real scorer;
+- training skips a row whose prompt holds max_length words or more (the real trainer skips a sample whose
+  prompt fills max_length), or whose response is blank; its tokens are the response words + 1 per turn.
 Used by the contract test, the CLI tests and `--engine fake` dry runs. It says nothing about data quality.
 """
 
@@ -72,8 +74,14 @@ class FakeEngine:
     def train(self, model: FakeModel, rows: np.ndarray, settings: TrainSettings, *, seed: int,
               on_epoch_end: Callable[[int, Any], None] | None = None, progress: Progress | None = None,
               should_stop: StopCheck | None = None) -> TrainedRound:
-        """One "step" per epoch; its loss is the mean NLL of the rows after that epoch."""
-        rows = np.asarray(rows, np.int64)
+        """One "step" per epoch; its loss is the mean NLL of the trained rows after that epoch."""
+        asked = np.asarray(rows, np.int64)
+        skipped = {int(r): why for r in asked if (why := self._why_skipped(int(r), settings.max_length))}
+        rows = np.array([r for r in asked if int(r) not in skipped], np.int64)
+        if len(asked) and not len(rows):
+            from curation.errors import CurationError
+
+            raise CurationError("nothing to train on: no sample has a response inside max_length")
         losses = []
         for epoch in range(1, (settings.stop_after_epochs or settings.epochs) + 1):
             if should_stop is not None and should_stop():
@@ -88,10 +96,27 @@ class FakeEngine:
                 progress(epoch, settings.epochs, f"training epoch {epoch}")
             if on_epoch_end is not None:
                 on_epoch_end(epoch, model)
-        return TrainedRound(losses=tuple(losses), epochs=len(losses))
+        tokens = sum(self._label_tokens(int(r), settings) for r in rows)
+        return TrainedRound(losses=tuple(losses), epochs=len(losses), samples=len(rows), tokens=tokens,
+                            skipped=skipped)
+
+    def _why_skipped(self, row: int, max_length: int) -> str:
+        prompt = len(self.records[row].prompt.split())
+        if prompt >= max_length:
+            return f"not trained: the prompt fills max_length ({max_length} tokens), no response token is left"
+        return "not trained: the response is blank" if self._blank[row] else ""
+
+    def _label_tokens(self, row: int, settings: TrainSettings) -> int:
+        record = self.records[row]
+        turns = [m for m in record.messages if m.role == "assistant"]
+        if settings.train_on == "final_turn":
+            turns = turns[-1:]
+        room = settings.max_length - len(record.prompt.split())
+        return min(room, sum(len(m.content.split()) + 1 for m in turns))
 
     def score(self, model: FakeModel, rows: np.ndarray, *, direct: bool = True, max_length: int = 512,
-              progress: Progress | None = None, should_stop: StopCheck | None = None) -> Scores:
+              prompt: str = "model", progress: Progress | None = None,
+              should_stop: StopCheck | None = None) -> Scores:
         rows = np.asarray(rows, np.int64)
         seen = np.array([r in model.trained for r in rows], bool)
         e = model.epochs

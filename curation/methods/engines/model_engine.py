@@ -17,6 +17,19 @@ from curation.methods.engines.base import Progress, Scores, StopCheck, TrainedRo
 from curation.model.checkpoints import has_checkpoint
 from curation.records import Record
 
+_TRAIN_ON = {"final_turn": "last", "all_assistant_turns": "all_assistant"}  # TrainSettings -> TrainConfig
+
+
+def _why_skipped(status: str, max_length: int) -> str:
+    """A formatting status (curation.model.formatting) as the reason a sample was not trained on."""
+    from curation.model.formatting import EMPTY, TRUNCATED
+
+    if status == TRUNCATED:
+        return f"not trained: the prompt fills max_length ({max_length} tokens), no response token is left"
+    if status == EMPTY:
+        return "not trained: the response is blank"
+    return f"not trained: no response token to learn ({status})"
+
 
 class ModelEngine:
     def __init__(self, ws: Any, records: list[Record], models: dict[str, str]):
@@ -50,7 +63,7 @@ class ModelEngine:
     def base(self, role: str) -> Any:
         from curation.model import load_model
 
-        return load_model(self.models[role], device=self.device)
+        return load_model(self.models[role], device=self.device, dtype=self.models.get("dtype") or None)
 
     def train(self, model: Any, rows: np.ndarray, settings: TrainSettings, *, seed: int,
               on_epoch_end: Callable[[int, Any], None] | None = None, progress: Progress | None = None,
@@ -62,7 +75,8 @@ class ModelEngine:
                              warmup_ratio=settings.warmup_ratio, weight_decay=settings.weight_decay,
                              batch_size=micro, grad_accum=math.ceil(settings.batch_size / micro),
                              max_length=settings.max_length, lora=settings.lora,
-                             stop_after_epochs=settings.stop_after_epochs)
+                             stop_after_epochs=settings.stop_after_epochs, train_on=_TRAIN_ON[settings.train_on],
+                             dtype=self.models.get("dtype") or "auto")
 
         def epoch_end(epoch: int, lm: Any) -> None:  # curation.model counts epochs from 0, methods from 1
             if on_epoch_end is not None:
@@ -70,14 +84,19 @@ class ModelEngine:
 
         result = train(model, [self.records[int(r)] for r in rows], config=config, seed=seed,
                        on_epoch_end=epoch_end, progress=progress, should_stop=should_stop)
-        return TrainedRound(losses=tuple(result.losses), epochs=result.epochs)
+        row_of = {self.ids[int(r)]: int(r) for r in rows}
+        skipped = {row_of[sid]: _why_skipped(status, settings.max_length) for sid, status in result.skipped.items()}
+        return TrainedRound(losses=tuple(result.losses), epochs=result.epochs, samples=result.trained_samples,
+                            tokens=result.trained_tokens, skipped=skipped)
 
     def score(self, model: Any, rows: np.ndarray, *, direct: bool = True, max_length: int = 512,
-              progress: Progress | None = None, should_stop: StopCheck | None = None) -> Scores:
+              prompt: str = "model", progress: Progress | None = None,
+              should_stop: StopCheck | None = None) -> Scores:
         from curation.model import ScoreConfig, score_samples
 
         ids = [self.ids[int(r)] for r in rows]
-        result = score_samples(self.ws, model, ids, config=ScoreConfig(max_length=max_length, ifd=direct),
+        result = score_samples(self.ws, model, ids, config=ScoreConfig(max_length=max_length, ifd=direct,
+                                                                     prompt="plain" if prompt == "plain" else "model"),
                                progress=progress, should_stop=should_stop)
         nll = np.asarray(result.nll, np.float32)
         nll_direct = np.asarray(result.nll_direct, np.float32) if direct else np.full(len(ids), np.nan, np.float32)
@@ -100,7 +119,7 @@ class ModelEngine:
     def load(self, name: str, role: str) -> Any:
         from curation.model import load_checkpoint
 
-        return load_checkpoint(self.ws, name, device=self.device)
+        return load_checkpoint(self.ws, name, device=self.device, dtype=self.models.get("dtype") or None)
 
     def has(self, name: str) -> bool:
         return has_checkpoint(self.ws.root, name)
