@@ -3,8 +3,11 @@ numpy running-minimum loop; time against the memory-bandwidth bound; peak memory
 
     .venv/bin/python bench/bench_kcenter.py            # everything (about 4 minutes, most of it the dense one)
     .venv/bin/python bench/bench_kcenter.py --quick    # skip the dense N x N run
+    .venv/bin/python bench/bench_kcenter.py --million  # add N = 1M, k = 10k (tens of minutes on 2 cores)
 
-Every timed case runs in a fresh process (clean peak RSS), single-threaded per pick as the library does.
+Every timed case runs in a fresh process (clean peak RSS). `ours` is the library's default (the int8 shadow
+above 20k rows; serial or every core per pass, as its micro-benchmark decides), `ours_serial` forces one
+core; `np_running` is the plain numpy loop with one BLAS thread, `np_running_all` with every core.
 Data: unit vectors, d = 384, float32: `random` (isotropic) and `clustered` (200 Gaussian clusters, Zipf sizes),
 each with 5 % exact duplicates; every implementation starts from the same first centre.
 """
@@ -44,20 +47,20 @@ def make_data(n: int, kind: str, seed: int = 0) -> np.ndarray:
 
 
 # -- implementations -----------------------------------------------------------------------------------
-def ours(X, k, shadow):
+def ours(X, k, shadow, parallel=None):
     from curation.geometry.diversity import kcenter
 
-    return kcenter(X, k, first=FIRST % len(X), shadow=shadow, device="cpu").order
+    return kcenter(X, k, first=FIRST % len(X), shadow=shadow, parallel=parallel, device="cpu").order
 
 
-def np_running(X, k):
+def np_running(X, k, threads=1):
     """The plain exact loop: one sgemv per pick, running minimum (what DiverseEvol should have been)."""
     from threadpoolctl import threadpool_limits
 
     sq = np.einsum("nd,nd->n", X, X)
     best = np.full(len(X), np.inf, dtype=np.float32)
     order, arg = [], FIRST % len(X)
-    with threadpool_limits(1):
+    with threadpool_limits(threads):
         for _ in range(k):
             order.append(arg)
             d2 = sq + sq[arg] - 2 * (X @ X[arg])
@@ -133,11 +136,16 @@ def bandwidth_gbs() -> float:
 
 def case(args) -> dict:
     X = make_data(args.n, args.data)
-    impl = {"ours": lambda: ours(X, args.k, shadow=True), "ours_plain": lambda: ours(X, args.k, shadow=False),
-            "np_running": lambda: np_running(X, args.k), "dense": lambda: dense_diverseevol(X, args.k),
-            "brute": lambda: brute(X, args.k)}[args.impl]
+    import os
+
+    shadow = None if args.impl == "ours" else args.impl != "ours_plain"
+    impl = {"ours": lambda: ours(X, args.k, shadow=None), "ours_plain": lambda: ours(X, args.k, shadow=False),
+            "ours_serial": lambda: ours(X, args.k, shadow=None, parallel=False),
+            "np_running": lambda: np_running(X, args.k),
+            "np_running_all": lambda: np_running(X, args.k, threads=os.cpu_count() or 1),
+            "dense": lambda: dense_diverseevol(X, args.k), "brute": lambda: brute(X, args.k)}[args.impl]
     if args.impl.startswith("ours"):
-        ours(X[:2000], 3, shadow=args.impl == "ours")  # numba JIT is cached on disk; load it before timing
+        ours(X[:5000], 3, shadow=shadow)  # numba JIT is cached on disk; load it before timing
     base = peak_rss_mb()
     start = time.perf_counter()
     order = impl()
@@ -152,6 +160,7 @@ def main() -> None:
     ap.add_argument("--impl"), ap.add_argument("--n", type=int), ap.add_argument("--k", type=int)
     ap.add_argument("--data", default="random")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--million", action="store_true")
     args = ap.parse_args()
     if args.case:
         print(json.dumps(case(args)))
@@ -179,9 +188,11 @@ def main() -> None:
               "| case | N | k | implementation | seconds | ÷ ours | bound s | ÷ bound | peak RSS MB | data MB "
               "| same picks as ours |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
-    plan = [(10_000, 2000, ["ours", "ours_plain", "np_running"] + ([] if args.quick else ["dense"])),
-            (52_000, 2000, ["ours", "ours_plain", "np_running"]),
-            (200_000, 2000, ["ours", "ours_plain", "np_running"])]
+    rivals = ["ours_serial", "ours_plain", "np_running", "np_running_all"]
+    plan = [(10_000, 2000, ["ours", *rivals] + ([] if args.quick else ["dense"])),
+            (52_000, 2000, ["ours", *rivals]),
+            (200_000, 2000, ["ours", *rivals])] + ([(1_000_000, 10_000, ["ours", "np_running_all"])]
+                                                   if args.million else [])
     for n, k, impls in plan:
         results = {impl: run(impl, n, k) for impl in impls}
         bound = k * n * D * 4 / (bw["gbs"] * 1e9)

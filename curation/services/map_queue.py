@@ -1,0 +1,42 @@
+"""Queueing the Explore map: embed the pool, lay it out with PCA at once, then with UMAP.
+
+UMAP's first run in a fresh worker pays ~30 s of import and numba compilation, so a user would wait a minute
+for a map of a few hundred rows. The PCA layout of the same cached embeddings takes a fraction of a second; it is
+a job of its own so that it finishes, and the page redraws with it, while UMAP is still working. `maps.current`
+ranks a finished UMAP map above it, so the PCA map is replaced as soon as UMAP is done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from curation.services import jobs
+from curation.workspace.db import Workspace
+
+MAP_JOB_KINDS = ("embed", "umap")
+
+
+@dataclass(frozen=True)
+class QueuedMap:
+    embed_job: int
+    first_look_job: int
+    map_job: int
+
+
+def map_job_params(*, preview: bool, method: str = "umap") -> dict[str, Any]:
+    return {"field": "text", "map": {"method": method} if method == "pca" else {"preview": preview}}
+
+
+def queue_map(ws: Workspace, *, preview: bool = False) -> QueuedMap:
+    """Queue (once: identical queued or running jobs are reused) the embedding, the PCA first look and the map."""
+    return QueuedMap(embed_job=_submit_once(ws, "embed", {"config": {}, "field": "text"}),
+                     first_look_job=_submit_once(ws, "umap", map_job_params(preview=preview, method="pca")),
+                     map_job=_submit_once(ws, "umap", map_job_params(preview=preview)))
+
+
+def _submit_once(ws: Workspace, kind: str, params: dict[str, Any]) -> int:
+    for job in jobs.list_jobs(ws, limit=50, active_only=True):
+        if job.kind == kind and job.params == params:
+            return job.job_id
+    return jobs.submit(ws, kind, params)
