@@ -1,6 +1,6 @@
-"""The Select page's views of finished work: a run's timeline (per iteration the Vendi score against a same-size
-random baseline, response lengths, what was added and dropped, the selected samples with why each was chosen)
-and the comparison of two runs (overlap, Vendi, lengths)."""
+"""The Select page's timeline of a run: per iteration the Vendi score against a same-size random baseline,
+response lengths, what was added and dropped, the selected samples with why each was chosen (comparing two
+runs: pages/_runs_compare.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ _STATUS = {"created": ":material/schedule: queued", "running": ":material/sync: 
            "cancelled": ":material/cancel: cancelled", "interrupted": ":material/pause_circle: interrupted"}
 
 
-def _pick_run(ws: Workspace, key: str, label: str, *, default: int | None = None, exclude: int | None = None):
+def pick_run(ws: Workspace, key: str, label: str, *, default: int | None = None, exclude: int | None = None):
     all_runs = runs.list_runs(ws)
     ids, index = runs_view.run_choices(all_runs, default=default, exclude=exclude)
     if not ids:
@@ -31,7 +31,7 @@ def _pick_run(ws: Workspace, key: str, label: str, *, default: int | None = None
 
 
 def timeline_view(ws: Workspace) -> None:
-    run = _pick_run(ws, "select_timeline_pick", "Run", default=st.session_state.get("select_timeline_run"))
+    run = pick_run(ws, "select_timeline_pick", "Run", default=st.session_state.get("select_timeline_run"))
     if run is None:
         st.info("No runs yet: start one under *New run*.", icon=":material/inbox:")
         return
@@ -83,8 +83,9 @@ def timeline_view(ws: Workspace) -> None:
         st.plotly_chart(plots.lengths_by_iteration(lengths.to_numpy(), per_it, title="Response lengths"),
                         key="select_lengths", config={"displaylogo": False})
     st.dataframe(runs_view.iteration_table(steps, baseline), hide_index=True, key="select_iterations",
-                 column_config={"vendi": st.column_config.NumberColumn(format="%.2f"),
-                                "random vendi": st.column_config.NumberColumn(format="%.2f"),
+                 column_config={"vendi (cosine)": st.column_config.NumberColumn(format="%.2f"),
+                                "random vendi (cosine)": st.column_config.NumberColumn(format="%.2f"),
+                                "vendi (rbf)": st.column_config.NumberColumn(format="%.1f"),
                                 "mean response chars": st.column_config.NumberColumn(format="%.0f"),
                                 "train loss": st.column_config.NumberColumn(format="%.4f")})
     _iteration_detail(ws, run, its, steps, lengths)
@@ -117,36 +118,3 @@ def _iteration_detail(ws: Workspace, run: runs.Run, its: list[runs.Iteration], s
     st.dataframe(table, hide_index=True, key=f"select_table_{run.run_id}_{chosen}", height=320,
                  column_config={"instruction": st.column_config.TextColumn(width="medium"),
                                 "reason": st.column_config.TextColumn(width="large")})
-
-
-def compare_view(ws: Workspace) -> None:
-    done = [r for r in runs.list_runs(ws) if runs.iterations(ws, r.run_id)]
-    if len(done) < 2:
-        st.info("Comparing needs two runs with at least one finished iteration.", icon=":material/compare_arrows:")
-        return
-    a_col, b_col = st.columns(2)
-    with a_col:
-        run_a = _pick_run(ws, "select_compare_a", "Run A", default=done[-1].run_id)
-    with b_col:
-        run_b = _pick_run(ws, "select_compare_b", "Run B", default=done[-2].run_id, exclude=run_a.run_id)
-    last_a, last_b = runs.iterations(ws, run_a.run_id), runs.iterations(ws, run_b.run_id)
-    if not last_a or not last_b:
-        st.info("One of these runs has no finished iteration yet.", icon=":material/hourglass_empty:")
-        return
-    a, b = last_a[-1], last_b[-1]
-    both = timeline.overlap(a.selected, b.selected)
-    lengths = samples.response_chars(ws)
-    tiles = st.columns(4)
-    tiles[0].metric("In both", f"{both.both:,}")
-    tiles[1].metric(f"Only run {run_a.run_id}", f"{both.only_a:,}")
-    tiles[2].metric(f"Only run {run_b.run_id}", f"{both.only_b:,}")
-    tiles[3].metric("Jaccard overlap", f"{both.jaccard:.2f}")
-    st.plotly_chart(plots.run_comparison(
-        f"run {run_a.run_id}", f"run {run_b.run_id}", only_a=both.only_a, both=both.both, only_b=both.only_b,
-        vendi_a=a.metrics.get("vendi"), vendi_b=b.metrics.get("vendi"),
-        lengths_a=lengths.reindex(a.selected).to_numpy(), lengths_b=lengths.reindex(b.selected).to_numpy()),
-        key="select_compare_chart", config={"displaylogo": False})
-    st.dataframe(runs_view.comparison_table([(run_a, a), (run_b, b)]), hide_index=True, key="select_compare_table",
-                 column_config={"vendi": st.column_config.NumberColumn(format="%.2f"),
-                                "mean_response_chars": st.column_config.NumberColumn("mean response chars",
-                                                                                     format="%.0f")})

@@ -14,7 +14,7 @@ from curation.methods.budgets import Budget
 from curation.services import run_queue
 from curation.services.config_form import form_fields as config_form_fields
 from curation.workspace import Workspace, samples
-from pages import _runs_view as views
+from pages import _runs_compare, _runs_view
 from pages._common import md, require_pool, shown_errors, start_worker, workspace
 from pages._job_panel import job_panel
 
@@ -129,7 +129,7 @@ def _seconds(s: float) -> str:
 
 job_panel(ws, run_queue.RUN_JOB_KINDS, where="select")
 tabs = st.tabs(VIEWS, key="select_view", on_change="rerun", bind="query-params")  # survives a refresh
-for tab, view in zip(tabs, (new_run, views.timeline_view, views.compare_view)):
+for tab, view in zip(tabs, (new_run, _runs_view.timeline_view, _runs_compare.compare_view)):
     if tab.open is not False:  # None (no tab state yet) or True: draw it; hidden tabs cost nothing
         with tab:
             try:
