@@ -14,7 +14,7 @@ import streamlit as st
 from curation.services import jobs
 from curation.services import jobs_view as view
 from curation.workspace import Workspace
-from pages._common import md, submit
+from pages._common import md, start_worker
 
 JobMatch = Callable[[jobs.Job], bool]
 
@@ -78,8 +78,7 @@ def job_panel(ws: Workspace, kinds: Collection[str], *, where: str, match: JobMa
 
 
 def submit_once(ws: Workspace, kind: str, params: dict) -> int:
-    """Queue a job unless an identical one is already queued or running (a double click queues one)."""
-    for job in matching_jobs(ws, [kind]):
-        if job.params == params:
-            return job.job_id
-    return submit(ws, kind, params)
+    """Queue a job unless an identical one is already active, and make sure a worker will pick it up."""
+    job_id = jobs.submit_once(ws, kind, params)
+    start_worker(ws)
+    return job_id

@@ -11,7 +11,7 @@ from curation.geometry import maps
 from curation.services import browse, map_colours, map_queue, map_selection, plots
 from curation.workspace import runs, samples
 from pages import _explore_data as data
-from pages._common import md, require_pool, shown_errors, workspace
+from pages._common import md, require_pool, shown_errors, start_worker, workspace
 from pages._job_panel import job_panel
 from pages._sample import decision_buttons, selection_table
 
@@ -37,6 +37,7 @@ with st.expander("Map settings" if pool_map is not None else "Compute the map", 
                                                         else "Recompute the map")
     if st.button(label, key="explore_compute", icon=":material/scatter_plot:", type="primary", disabled=busy):
         map_queue.queue_map(ws, preview=bool(preview))
+        start_worker(ws)  # the app's worker exits when idle: a click must bring one back
         st.rerun()
 if pool_map is None:
     if not busy:

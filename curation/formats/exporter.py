@@ -30,10 +30,10 @@ from curation.formats.manifest import (
     manifest_path,
     new_file_mode,
     pending_path,
-    sha256_file,
     verify,
 )
 from curation.workspace import decisions, runs, samples
+from curation.workspace.arrays import sha256_file
 from curation.workspace.db import Workspace
 
 __all__ = ["ExportResult", "ExportSpec", "Verified", "choose_ids", "export", "suffix_warning", "verify"]

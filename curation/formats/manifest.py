@@ -8,7 +8,6 @@ process stops, one of the two manifests on disk describes the data on disk, and 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -16,6 +15,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from curation.workspace.arrays import sha256_file
 
 MANIFEST_SUFFIX = ".manifest.json"
 PENDING_SUFFIX = ".next"  # the new manifest, published before the data it describes
@@ -47,14 +48,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
     return value
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def new_file_mode(path: Path) -> int:

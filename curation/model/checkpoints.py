@@ -9,7 +9,6 @@ model key is `<base>::<name>@<sha256[:12]>`: scores cached under it stay valid e
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curation.errors import CurationError
+from curation.workspace.arrays import sha256_file
 from curation.workspace.db import Workspace
 
 if TYPE_CHECKING:
@@ -54,14 +54,6 @@ def _folder(ws: Workspace, name: str) -> Path:
     return folder
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def save_checkpoint(ws: Workspace, lm: LoadedModel, name: str, *, metadata: dict[str, Any] | None = None) -> str:
     """Save the current weights as checkpoint `name` (replacing one of that name); return the new model key.
 
@@ -91,7 +83,7 @@ def save_checkpoint(ws: Workspace, lm: LoadedModel, name: str, *, metadata: dict
             weights = tmp / "model.safetensors"
             safetensors.torch.save_model(forward.hf_model(lm), str(weights))  # handles tied embeddings
             lora = None
-        digest = _sha256(weights)
+        digest = sha256_file(weights)
         key = f"{lm.base}::{name}@{digest[:12]}"
         meta = {"name": name, "base": lm.base, "kind": "lora" if lora else "full", "lora": lora,
                 "weights": weights.name, "sha256": digest, "model_key": key, "parent_key": lm.model_key,
@@ -137,7 +129,7 @@ def load_checkpoint(ws: Workspace, name: str, *, device: str | None = None, dtyp
 
     info = checkpoint_info(ws, name)
     weights = _folder(ws, name) / info["weights"]
-    if _sha256(weights) != info["sha256"]:
+    if sha256_file(weights) != info["sha256"]:
         raise CurationError(f"{weights} does not match its recorded sha256: the checkpoint is damaged")
     lm = load_model(info["base"], device=device, dtype=dtype, trust_remote_code=info["trust_remote_code"],
                     template=info["template"])

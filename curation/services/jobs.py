@@ -106,6 +106,14 @@ def submit(ws: Workspace, kind: str, params: dict[str, Any] | None = None) -> in
         return int(cur.lastrowid or 0)  # set by every INSERT
 
 
+def submit_once(ws: Workspace, kind: str, params: dict[str, Any] | None = None) -> int:
+    """Queue a job unless an identical one is already queued or running (a double click queues one)."""
+    for job in list_jobs(ws, limit=50, active_only=True):
+        if job.kind == kind and job.params == (params or {}):
+            return job.job_id
+    return submit(ws, kind, params)
+
+
 def get(ws: Workspace, job_id: int) -> Job:
     rows = ws.query("SELECT * FROM jobs WHERE job_id = ?", (job_id,))
     if not rows:

@@ -30,13 +30,6 @@ def map_job_params(*, preview: bool, method: str = "umap") -> dict[str, Any]:
 
 def queue_map(ws: Workspace, *, preview: bool = False) -> QueuedMap:
     """Queue (once: identical queued or running jobs are reused) the embedding, the PCA first look and the map."""
-    return QueuedMap(embed_job=_submit_once(ws, "embed", {"config": {}, "field": "text"}),
-                     first_look_job=_submit_once(ws, "umap", map_job_params(preview=preview, method="pca")),
-                     map_job=_submit_once(ws, "umap", map_job_params(preview=preview)))
-
-
-def _submit_once(ws: Workspace, kind: str, params: dict[str, Any]) -> int:
-    for job in jobs.list_jobs(ws, limit=50, active_only=True):
-        if job.kind == kind and job.params == params:
-            return job.job_id
-    return jobs.submit(ws, kind, params)
+    return QueuedMap(embed_job=jobs.submit_once(ws, "embed", {"config": {}, "field": "text"}),
+                     first_look_job=jobs.submit_once(ws, "umap", map_job_params(preview=preview, method="pca")),
+                     map_job=jobs.submit_once(ws, "umap", map_job_params(preview=preview)))
