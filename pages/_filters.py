@@ -48,7 +48,11 @@ def filter_controls(ws: Workspace, *, key: str, default_statuses: tuple[str, ...
     text_col, status_col, source_col = st.columns([3, 2, 3])
     text = text_col.text_input("Search text", key=f"{key}_text", persist_state="session",
                                placeholder="words that must all occur in the prompt or response",
-                               help="Case-insensitive; every word must occur in the instruction or response.")
+                               help="Case-insensitive; every word must occur in the instruction or response. "
+                                    "Whole words through the full-text index (`water*` for words that begin "
+                                    "so; order by relevance to rank); tick below for parts of words.")
+    parts = text_col.checkbox("Match parts of words (substring search)", key=f"{key}_substring",
+                              persist_state="session")
     statuses = status_col.multiselect("Decision", list(browse.STATUSES), default=list(default_statuses),
                                       key=f"{key}_statuses", persist_state="session", placeholder="any")
     chosen_sources = source_col.multiselect(
@@ -86,6 +90,7 @@ def filter_controls(ws: Workspace, *, key: str, default_statuses: tuple[str, ...
         ticked = [ids if ids and map_col.checkbox(f"Only {label} ({len(ids):,})", key=f"{key}_{session_key}")
                   else None for ids, (session_key, label) in zip(published, ID_SETS)]
     return filter_form.build_filter(
-        text=text, sources=chosen_sources, statuses=statuses, length=length, bounds=(lo, hi), pinned=pinned,
+        text=text, match="substring" if parts else "words", sources=chosen_sources, statuses=statuses,
+        length=length, bounds=(lo, hi), pinned=pinned,
         decided_by=decided_by, exact=exact, run=run_choice, iteration=iteration,
         ids=filter_form.intersect([*ticked, near_ids]))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from curation.backends import BackendConfig
 from curation.geometry import maps
 from curation.services import browse, map_colours, map_queue, map_selection, plots
 from curation.workspace import runs, samples
@@ -33,10 +34,17 @@ with st.expander("Map settings" if pool_map is not None else "Compute the map", 
                "seconds; the UMAP map replaces it when it is ready.")
     preview = st.toggle("Fast preview (50 UMAP epochs: several times faster, a little looser)",
                         key="explore_preview", value=len(ids) > 20_000, persist_state="session")
+    backend, ray_cols = None, st.columns([2, 3, 1])
+    if ray_cols[0].toggle("Run on Ray", key="explore_ray", help="Embed on Ray Data actors (pip install -r "
+                          "requirements-ray.txt): local starts a cluster in the worker, auto joins the running one, "
+                          "or give ray://host:port."):
+        address = ray_cols[1].text_input("Ray address", "local", key="explore_ray_address").strip() or "local"
+        actors = int(ray_cols[2].number_input("Actors", 1, 1024, 1, key="explore_ray_actors"))
+        backend = BackendConfig(kind="ray", address=address, actors=actors).to_models()
     label = "Compute the map" if pool_map is None else ("Recompute as a full map" if pool_map.preview
                                                         else "Recompute the map")
     if st.button(label, key="explore_compute", icon=":material/scatter_plot:", type="primary", disabled=busy):
-        map_queue.queue_map(ws, preview=bool(preview))
+        map_queue.queue_map(ws, preview=bool(preview), backend=backend)
         start_worker(ws)  # the app's worker exits when idle: a click must bring one back
         st.rerun()
 if pool_map is None:

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import streamlit as st
 
+from curation.backends import BackendConfig
 from curation.errors import CurationError
 from curation.geometry import maps
 from curation.methods import estimate, registry
 from curation.methods.budgets import Budget
+from curation.model.calibration import enabled as calibration_enabled
 from curation.services import run_queue
 from curation.services.config_form import form_fields as config_form_fields
 from curation.workspace import Workspace, samples
 from pages import _runs_compare, _runs_view
 from pages._common import md, require_pool, shown_errors, start_worker, workspace
-from pages._job_panel import job_panel
+from pages._job_panel import job_panel, submit_once
 
 VIEWS = ["New run", "Timeline", "Compare runs"]
 BUDGET_KINDS = {"samples": "samples", "percent": "% of the pool", "tokens": "tokens"}
@@ -100,6 +102,14 @@ def new_run(_ws: Workspace) -> None:
                   "scorer": model_cols[2].text_input("Scorer model", key="select_scorer", placeholder="SmolLM2-135M"),
                   "device": model_cols[3].text_input("Device", key="select_device", placeholder="auto")}
     models = {k: v.strip() for k, v in models.items() if v.strip()}
+    with st.expander("Run on Ray"):
+        ray_cols = st.columns([2, 3, 1])
+        if ray_cols[0].toggle("Model passes on Ray", key="select_ray", help="Embedding and scoring on Ray Data "
+                              "actors (pip install -r requirements-ray.txt); training stays in the worker. local "
+                              "starts a cluster in the worker, auto joins the running one, or give ray://host:port."):
+            address = ray_cols[1].text_input("Ray address", "local", key="select_ray_address").strip() or "local"
+            actors = int(ray_cols[2].number_input("Actors", 1, 1024, 1, key="select_ray_actors"))
+            models |= BackendConfig(kind="ray", address=address, actors=actors).to_models()
 
     with shown_errors():
         config = registry.make_config(method, values)
@@ -107,11 +117,16 @@ def new_run(_ws: Workspace) -> None:
             st.info("With the fake engine the run takes seconds.", icon=":material/timer:")
         else:
             profile = pool_profile(str(ws.root), maps.ids_hash(samples.ids(ws)))
-            guess, n_select = estimate.estimate_for_workspace(ws, method, config, budget, profile=profile)
+            guess, n_select = estimate.estimate_for_workspace(ws, method, config, budget, profile=profile,
+                                                              models=models)
             detail = "; ".join(f"{md(what)}: {md(_seconds(s))}" for what, s in guess.parts if s >= 0.5)
-            st.info(f"Estimated time: **{md(guess.describe())}** for about {n_select:,} of {n_pool:,} samples"
+            st.info(f"Estimated time: **{md(guess.describe())}**"
+                    + ("" if guess.calibrated else f" ({estimate.NOT_CALIBRATED})")
+                    + f" for about {n_select:,} of {n_pool:,} samples"
                     + (f" ({detail})." if detail else ". No model work: selection takes seconds."),
                     icon=":material/timer:")
+            if not guess.calibrated and selector.uses_model and calibration_enabled():
+                calibration(method, values, models)
         if st.button("Start the run", key="select_start", type="primary", icon=":material/play_arrow:"):
             queued = run_queue.queue_run(ws, method, budget=budget, config=config, seed=seed, models=models,
                                          name=name.strip())
@@ -121,6 +136,17 @@ def new_run(_ws: Workspace) -> None:
     if state.get("select_started"):
         st.success(f"Run {state['select_started']} started: its progress shows above (and in the sidebar), its "
                    "iterations on the *Timeline* tab as they finish.", icon=":material/play_arrow:")
+
+
+def calibration(method: str, values: dict, models: dict) -> None:
+    """Measuring this machine (seconds of model work) runs as a job; the estimate uses it once it is cached."""
+    params = {"method": method, "config": values, "models": models}
+    if not job_panel(ws, ("calibrate",), where="select_calibrate", show_failure=True):
+        st.caption("The estimate uses constants measured on another CPU until this machine is measured: a few "
+                   "seconds of real work with the run's model, once per machine and model.")
+        if st.button("Measure this machine", key="select_calibrate", icon=":material/speed:"):
+            submit_once(ws, "calibrate", params)
+            st.rerun()
 
 
 def _seconds(s: float) -> str:

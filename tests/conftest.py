@@ -19,6 +19,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# estimates use the fallback constants and never measure this machine (tests/model/test_calibration.py does)
+os.environ.setdefault("CURATION_CALIBRATION", "off")
 
 
 @pytest.fixture

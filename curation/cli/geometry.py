@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+from curation.backends import add_ray_arguments, from_args, resolve_backend
 from curation.cli import ProgressPrinter, add_command
 from curation.errors import CurationError
 from curation.geometry import dedup
@@ -20,6 +21,7 @@ def register(sub: Any) -> None:
     p = add_command(sub, "embed", cmd_embed,
                     "Embed every sample (cached in the workspace: only texts not embedded before cost time).")
     _model_args(p, default_field="text")
+    add_ray_arguments(p)
 
     p = add_command(sub, "dedup", cmd_dedup,
                     "Find exact and near duplicates and reject all but one sample of each group.")
@@ -54,7 +56,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     if samples.count(ws) == 0:
         raise CurationError(f"workspace {ws.root} has no samples; import some first")
     start = time.perf_counter()
-    X = embed_pool(ws, _config(args), field=args.field, progress=ProgressPrinter("embedding"))
+    config = _config(args)
+    encode = resolve_backend(from_args(args)).encode_fn(config)
+    X = embed_pool(ws, config, field=args.field, progress=ProgressPrinter("embedding"), encode=encode)
     print(f"{len(X)} samples embedded ({X.shape[1]} dims, field {args.field}) in {time.perf_counter() - start:.1f} s")
     return 0
 

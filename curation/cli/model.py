@@ -6,10 +6,13 @@ torch and transformers are imported inside the commands, so other commands stay 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Any
 
+from curation.backends import add_ray_arguments, from_args, resolve_backend
 from curation.cli import ProgressPrinter, add_command
 from curation.errors import CurationError
 from curation.workspace import Workspace
@@ -29,6 +32,7 @@ def register(sub: Any) -> None:
     p.add_argument("--recompute", action="store_true", help="ignore scores already stored for these weights")
     p.add_argument("--fp32", action="store_true", help="no bf16 autocast (exact fp32; the same as --autocast off)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_ray_arguments(p)
 
     p = add_command(sub, "train", cmd_train,
                     "Fine-tune a model on samples for some epochs (LoRA by default) and save a checkpoint.")
@@ -115,11 +119,16 @@ def cmd_score(args: argparse.Namespace) -> int:
     config = model.ScoreConfig(max_length=args.max_length, ifd=not args.no_ifd, pooling=tuple(args.pooling),
                                uncertainty=args.uncertainty, batch_tokens=max(args.batch_tokens, args.max_length),
                                autocast="off" if args.fp32 else args.autocast)
+    started = time.perf_counter()
     result = model.score_samples(ws, lm, ids, config=config, recompute=args.recompute,
-                                 progress=ProgressPrinter("scoring"))
+                                 progress=ProgressPrinter("scoring"),
+                                 compute=resolve_backend(from_args(args), ws_root=ws.root).score_fn())
+    # score_samples returns what the store holds (seconds 0): the wall time of this command's scoring is ours
+    result = dataclasses.replace(result, seconds=time.perf_counter() - started)
     unscorable = result.unscorable()
     if args.json:
-        print(json.dumps({"model_key": result.model_key, "samples": len(ids), "unscorable": unscorable,
+        print(json.dumps({"model_key": result.model_key, "samples": len(ids), "seconds": result.seconds,
+                          "unscorable": unscorable,
                           "setup": model.setup_key(lm, config), "summary": result.summary()}, indent=2))
     else:
         print(f"model {result.model_key}: {result.summary()}")
@@ -142,7 +151,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                                autocast=args.autocast)
     lm = _load(args, ws)
     ordered = [records[i] for i in ids]
-    seconds = model.estimate_for(lm, ordered, task="train", max_length=args.max_length, epochs=args.epochs)
+    seconds = model.estimate_for(lm, ordered, task="train", max_length=args.max_length, epochs=args.epochs,
+                                 lora=not args.full)
     print(f"training on {len(ids)} samples for {args.epochs} epoch(s): {model.describe_seconds(seconds)}")
     if args.estimate:
         return 0

@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+from curation.backends import add_ray_arguments, from_args
 from curation.cli import ProgressPrinter, add_command
 from curation.errors import CurationError
 from curation.workspace import Workspace, runs, samples
@@ -35,6 +36,7 @@ def register(sub: Any) -> None:
     p.add_argument("--resume", type=int, metavar="RUN", help="continue run RUN after its last saved iteration")
     p.add_argument("--background", action="store_true", help="queue the run as a job for the worker and return")
     p.add_argument("--estimate", action="store_true", help="only print how long the run would take")
+    add_ray_arguments(p)
 
     p = add_command(sub, "runs", cmd_runs, "List selection runs, or one run's iterations with their metrics.")
     p.add_argument("--run", type=int, help="show this run's iterations")
@@ -74,7 +76,8 @@ def cmd_select(args: argparse.Namespace) -> int:
             raise CurationError("select needs --method and --budget (or --resume RUN)")
         args.method = registry.canonical(args.method)  # "DiverseEvol", "learning-percentage", "lp"
         if args.engine == "model" or args.estimate:
-            _print_estimate(ws, args.method, _settings(args), args.budget, engine=args.engine)
+            _print_estimate(ws, args.method, _settings(args), args.budget, engine=args.engine, models=_models(args),
+                            calibrate=args.estimate)
             if args.estimate:
                 return 0
     if args.background:
@@ -84,7 +87,7 @@ def cmd_select(args: argparse.Namespace) -> int:
                                   models=_models(args), name=args.name)
         print(f"run {run_id}: {runs.get(ws, run_id).name}")
     started = time.time()
-    run = runner.run_selection(ws, run_id, progress=ProgressPrinter(f"run {run_id}"))
+    run = runner.run_selection(ws, run_id, progress=ProgressPrinter(f"run {run_id}"), engine_factory=_engine(args))
     last = runs.iteration(ws, run_id)
     print(f"run {run_id} done in {time.time() - started:.0f} s: {len(last.selected)} samples selected "
           f"(iteration {last.iteration}; {_metrics_line(last.metrics)})")
@@ -96,7 +99,21 @@ def _models(args: argparse.Namespace) -> dict[str, str]:
     models = {"engine": args.engine, "target": args.model, "selector": args.selector_model,
               "scorer": args.scorer_model, "embedder": args.embedder, "device": args.device,
               "dtype": args.dtype}
-    return {k: v for k, v in models.items() if v}
+    return {k: v for k, v in models.items() if v} | _backend(args)
+
+
+def _backend(args: argparse.Namespace) -> dict[str, str]:
+    """The backend keys of a run's models when --ray is given (else the run keeps what it stored)."""
+    return from_args(args).to_models() if args.ray is not None else {}
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    """`--resume RUN --ray ...`: this execution's backend over the run's stored one (a run can mix them)."""
+    if args.resume is None or args.ray is None:
+        return None
+    from curation.methods.engines.base import make_engine
+
+    return lambda ws, records, models: make_engine(ws, records, {**models, **_backend(args)})
 
 
 def _queue(ws: Workspace, args: argparse.Namespace) -> int:
@@ -115,16 +132,19 @@ def _queue(ws: Workspace, args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_estimate(ws: Workspace, method: str, settings: dict, budget: str, engine: str = "model") -> None:
+def _print_estimate(ws: Workspace, method: str, settings: dict, budget: str, engine: str = "model",
+                    models: dict[str, str] | None = None, calibrate: bool = False) -> None:
+    """The run's estimate; `calibrate` (select --estimate) first measures this machine's rates if none are cached."""
     from curation.methods import registry
     from curation.methods.budgets import parse_budget
-    from curation.methods.estimate import estimate_for_workspace
+    from curation.methods.estimate import NOT_CALIBRATED, estimate_for_workspace
 
     guess, n_select = estimate_for_workspace(ws, method, registry.make_config(method, settings), parse_budget(budget),
-                                             engine=engine)
+                                             engine=engine, models=models, calibrate=calibrate,
+                                             progress=ProgressPrinter("calibrating") if calibrate else None)
     parts = "; ".join(f"{what}: {round(s)} s" for what, s in guess.parts if s >= 0.5)
-    print(f"estimated time on this machine: {guess.describe()} for about {n_select:,} of {samples.count(ws):,} samples"
-          + (f" ({parts})" if parts else ""))
+    print(f"estimated time on this machine: {guess.describe()}" + ("" if guess.calibrated else f" ({NOT_CALIBRATED})")
+          + f" for about {n_select:,} of {samples.count(ws):,} samples" + (f" ({parts})" if parts else ""))
 
 
 def _metrics_line(metrics: dict) -> str:

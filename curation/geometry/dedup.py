@@ -15,6 +15,7 @@ first seen); pinned and approved samples are never dropped and are preferred as 
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,6 +25,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from curation.errors import CurationError
+from curation.geometry.pair_search import METHODS as METHODS  # re-exported: the CLI lists them
+from curation.geometry.pair_search import plan_search
 from curation.records import normalise
 
 if TYPE_CHECKING:
@@ -31,7 +34,6 @@ if TYPE_CHECKING:
     from curation.workspace.db import Workspace
 
 KEEPERS = ("longest", "first", "score")
-METHODS = ("auto", "exact", "flat", "ivf")
 Progress = Callable[[int, int, str], None]
 
 
@@ -105,13 +107,15 @@ def scan(
     *,
     floor: float = 0.85,
     method: str = "auto",
+    device: str = "auto",
     active: np.ndarray | None = None,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Scan:
     """One duplicate-search pass. X: unit-row embeddings of `texts` (None: exact duplicates only).
 
-    `active` (bool [n]) leaves rows out of every pair (e.g. samples already rejected).
+    `active` (bool [n]) leaves rows out of every pair (e.g. samples already rejected). `method` and `device`:
+    see `near_pairs`.
     """
     n = len(texts)
     groups_of = text_groups(texts)
@@ -120,7 +124,7 @@ def scan(
     if X is not None:
         if len(X) != n:
             raise CurationError(f"{len(X)} embeddings for {n} texts")
-        ni, nj, ns = near_pairs(X, floor, method=method, progress=progress, should_stop=should_stop)
+        ni, nj, ns = near_pairs(X, floor, method=method, device=device, progress=progress, should_stop=should_stop)
         i, j, sim = _merge(n, (i, j, sim), (ni, nj, ns))
     if active is not None:
         keep = np.asarray(active, bool)[i] & np.asarray(active, bool)[j]
@@ -128,25 +132,26 @@ def scan(
     return Scan(n=n, floor=float(floor), i=i, j=j, sim=sim, text_group=groups_of)
 
 
-def near_pairs(X: np.ndarray, threshold: float, *, method: str = "auto", approx_above: int = 1_000_000,
-               progress: Progress | None = None,
+def near_pairs(X: np.ndarray, threshold: float, *, method: str = "auto", device: str = "auto",
+               approx_above: int = 1_000_000, progress: Progress | None = None,
                should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(i, j, cosine), i < j, of unit rows with cosine >= threshold.
 
-    "exact" (default below `approx_above` rows): blocked low-precision filter + float64 check, complete.
-    "flat": FAISS IndexFlatIP range search (exact, slower; the reference). "ivf": FAISS IVF (approximate).
+    "exact" (default below `approx_above` rows, and at any size on a GPU or with device="torch"): torch
+    blocked low-precision filter + float64 check, complete. "flat": FAISS IndexFlatIP range search (exact,
+    slower; the reference). "ivf": FAISS IVF (approximate). `device` picks where (curation.geometry.pair_search).
     """
     from curation.geometry import index
 
-    if method not in METHODS:
-        raise CurationError(f"unknown search method {method!r}; use one of {', '.join(METHODS)}")
-    if method == "auto":
-        method = "exact" if len(X) <= approx_above else "ivf"
     X = index.normalize(X)  # the error margins and FAISS's inner products assume unit rows
-    if method == "exact":
-        return index.similar_pairs(X, threshold, progress=progress, should_stop=should_stop)
-    kind = "flat" if method == "flat" else "ivf"
-    idx = index.build_index(X, index.IndexConfig(kind=kind))
+    how = plan_search(len(X), X.shape[1], method=method, device=device, approx_above=approx_above)
+    if how.method == "exact":
+        return index.similar_pairs(X, threshold, device=how.device, block_mb=how.block_mb, progress=progress,
+                                   should_stop=should_stop)
+    if importlib.util.find_spec("faiss") is None:
+        raise CurationError(f"method {how.method!r} needs faiss (pip install faiss-cpu); method 'exact' or "
+                            "device 'torch' searches exactly with torch alone")
+    idx = index.build_index(X, index.IndexConfig(kind=how.method))
     r, c, s = index.range_search(X, idx, threshold, progress=progress, should_stop=should_stop)
     upper = c > r
     return r[upper], c[upper], s[upper]

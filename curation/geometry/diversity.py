@@ -19,7 +19,6 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from curation.errors import Cancelled, CurationError
-from curation.geometry.kcenter_kernels import sq_dist_rows, update_kernel
 
 METRICS = ("l2", "cosine")
 
@@ -91,6 +90,8 @@ def kcenter(
 
 def _kcenter_cpu(X: np.ndarray, k: int, best: np.ndarray, first: int | None, shadow: bool, parallel: bool | None,
                  progress: Any, should_stop: Any) -> tuple[np.ndarray, np.ndarray, float]:
+    from curation.geometry.kcenter_kernels import update_kernel  # numba: the torch path runs without it
+
     order = np.empty(k, dtype=np.int64)
     picked = np.empty(k, dtype=np.float64)
     arg = _argmax_available(best) if first is None else first
@@ -118,6 +119,7 @@ def _radius_of(best: np.ndarray) -> float:
 def _start_distances(X: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Squared distance of every row to its nearest start row: one FAISS 1-NN search, then exact re-check."""
     from curation.geometry.index import knn
+    from curation.geometry.kcenter_kernels import sq_dist_rows
 
     centres = np.ascontiguousarray(X[start])
     _, nearest = knn(X, centres, 1, metric="l2")

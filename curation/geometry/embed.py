@@ -224,30 +224,33 @@ def _max_length(asked: int | None, source: str, model_config: Any) -> int:
 # -- cached embedding ----------------------------------------------------------------------------------
 def embed_texts(texts: Sequence[str], store: EmbeddingStore | None = None, *,
                 encoder: Encoder | None = None, config: EmbedConfig = EmbedConfig(),
-                progress: Progress | None = None,
-                should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+                progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+                encode: Callable[..., np.ndarray] | None = None) -> np.ndarray:
     """Vectors for `texts` (float32 [n, dim], unit rows), embedding only texts the store lacks.
 
     Missing texts are embedded in length-sorted shards of `config.shard_rows`; each finished shard is
-    stored at once, so cancelling or crashing loses at most one shard of work.
+    stored at once, so cancelling or crashing loses at most one shard of work. `encode` replaces this
+    process's Encoder (a backend's, `curation.backends`); this process still writes the store.
     """
     if store is None:
-        encoder = encoder or Encoder(config)
-        return encoder.encode(texts, progress=progress, should_stop=should_stop)
+        encode = encode or (encoder or Encoder(config)).encode
+        return encode(texts, progress=progress, should_stop=should_stop)
     keys = text_keys(texts)
     unique_keys, first = np.unique(keys, return_index=True)
     missing = first[~store.contains(unique_keys)]
     if len(missing):
-        encoder = encoder or Encoder(config)
-        if encoder.spec != store.spec:
-            raise CurationError(f"encoder {encoder.spec} does not match the cache {store.spec}")
+        if encode is None:
+            encoder = encoder or Encoder(config)
+            if encoder.spec != store.spec:
+                raise CurationError(f"encoder {encoder.spec} does not match the cache {store.spec}")
+            encode = encoder.encode
         missing = missing[np.argsort([-len(texts[i]) for i in missing], kind="stable")]
         step = config.shard_rows
         for start in range(0, len(missing), step):
             chunk = missing[start:start + step]
             shard_progress = None if progress is None else (
                 lambda d, _t, m, s=start: progress(s + d, len(missing), m))
-            vectors = encoder.encode([texts[i] for i in chunk], progress=shard_progress, should_stop=should_stop)
+            vectors = encode([texts[i] for i in chunk], progress=shard_progress, should_stop=should_stop)
             store.add(keys[chunk], vectors)
     if progress is not None:
         progress(len(missing), len(missing), f"{len(unique_keys) - len(missing)} cached, {len(missing)} embedded")
@@ -269,7 +272,8 @@ def store_spec(config: EmbedConfig = EmbedConfig()) -> StoreSpec | None:
 
 
 def embed_pool(ws: Workspace, config: EmbedConfig = EmbedConfig(), *, field: str = "text",
-               progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+               progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+               encode: Callable[..., np.ndarray] | None = None) -> np.ndarray:
     """Embeddings of every sample of the workspace, row i = `samples.ids(ws)[i]`; cached in the workspace."""
     from curation.workspace import samples
 
@@ -280,4 +284,5 @@ def embed_pool(ws: Workspace, config: EmbedConfig = EmbedConfig(), *, field: str
         encoder = Encoder(config)
         spec = encoder.spec
     store = EmbeddingStore.for_workspace(ws, spec)
-    return embed_texts(texts, store, encoder=encoder, config=config, progress=progress, should_stop=should_stop)
+    return embed_texts(texts, store, encoder=encoder, config=config, progress=progress, should_stop=should_stop,
+                       encode=encode)

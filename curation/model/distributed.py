@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from curation.errors import CurationError
+
 
 @dataclass(frozen=True)
 class World:
@@ -22,12 +24,17 @@ class World:
 
     @staticmethod
     def current() -> World:
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
+        launched = int(os.environ.get("WORLD_SIZE", "1"))
+        if launched > 1 and not torch.distributed.is_initialized():
             from accelerate import PartialState
 
-            PartialState()  # initialises the process group the launcher described
+            # initialises the process group the launcher described; without cpu=True accelerate only
+            # builds one where an accelerator is present, and every process would train alone on all data
+            PartialState(cpu=not torch.cuda.is_available())
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             return World(torch.distributed.get_rank(), torch.distributed.get_world_size())
+        if launched > 1:
+            raise CurationError(f"launched as {launched} processes (WORLD_SIZE) but no process group formed")
         return World()
 
     @property

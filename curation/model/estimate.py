@@ -2,8 +2,9 @@
 
 Work is proportional to tokens x parameters. The constants are "token-parameters per second" measured with
 bench/bench_scoring.py and bench/bench_training.py (SmolLM2-135M on 2 busy CPU cores, bf16 autocast); other
-models scale by their parameter count. A measured `tokens_per_second` (TrainResult.tokens_per_second from the
-previous round) replaces the constant, which is what the app should pass once it has one.
+models scale by their parameter count. They are only the fallback: a measured `tokens_per_second` replaces them,
+either this machine's calibration (`curation.model.calibration`, which `estimate_for` and the run estimates in
+`curation.methods.estimate` read when it is cached) or TrainResult.tokens_per_second from a previous round.
 """
 
 from __future__ import annotations
@@ -56,16 +57,26 @@ def estimate_seconds(
 
 
 def estimate_for(lm: LoadedModel, records: Sequence[Record], *, task: str = "score", max_length: int = 512,
-                 epochs: int = 1, ifd: bool = True, tokens_per_second: float | None = None) -> float:
-    """Same, measuring the records' token counts with the model's tokenizer and template."""
+                 epochs: int = 1, ifd: bool = True, tokens_per_second: float | None = None,
+                 lora: bool = True) -> float:
+    """Same, measuring the records' token counts with the model's tokenizer and template; priced with this
+    machine's cached calibration for the model when there is one (a training call then adds its set-up)."""
+    from curation.model.calibration import key_for, rates_for
+
     if not records:
         return 0.0
     formatted = Formatter(lm.tokenizer, lm.template, max_length).format(records)
     mean_tokens = sum(len(f.input_ids) for f in formatted) / len(formatted)
     mean_response = sum(f.n_response for f in formatted) / len(formatted)
-    return estimate_seconds(len(records), mean_tokens, task=task, epochs=epochs, ifd=ifd,
-                            mean_response_tokens=mean_response, n_parameters=lm.n_parameters,
-                            device=lm.device.type, tokens_per_second=tokens_per_second)
+    fixed = 0.0
+    if tokens_per_second is None:
+        rates = rates_for(key_for(lm.base, lora=lora))
+        if rates is not None:
+            tokens_per_second = rates.score_tokens_per_s if task == "score" else rates.train_tokens_per_s
+            fixed = rates.warmup_s if task == "score" else rates.train_setup_s
+    return fixed + estimate_seconds(len(records), mean_tokens, task=task, epochs=epochs, ifd=ifd,
+                                    mean_response_tokens=mean_response, n_parameters=lm.n_parameters,
+                                    device=lm.device.type, tokens_per_second=tokens_per_second)
 
 
 def describe_seconds(seconds: float) -> str:

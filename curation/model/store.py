@@ -49,18 +49,20 @@ def score_samples(
     recompute: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    compute: Callable[..., ScoreResult] | None = None,
 ) -> ScoreResult:
     """Scores of workspace samples (all of them by default) under `lm`'s current weights, cached.
 
-    Only samples missing something that `config` asks for are run through the model.
+    Only samples missing something that `config` asks for are run through the model. `compute` stands in
+    for `score_records` (a backend's, `curation.backends`); this process still writes the store.
     """
     ids = list(samples.ids(ws) if sample_ids is None else dict.fromkeys(sample_ids))
     setup = setup_key(lm, config)
     todo = ids if recompute else _missing(ws, lm.model_key, setup, ids, config)
     if todo:
         records = samples.get_many(ws, todo)
-        result = score_records(lm, [records[i] for i in todo], config=config, sample_ids=todo,
-                               progress=progress, should_stop=should_stop)
+        result = (compute or score_records)(lm, [records[i] for i in todo], config=config, sample_ids=todo,
+                                            progress=progress, should_stop=should_stop)
         if World.current().is_main:  # every process holds the full result; one writes it
             _write(ws, result, setup)
     return load_scores(ws, lm.model_key, ids, setup=setup, poolings=config.pooling)

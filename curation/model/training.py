@@ -79,7 +79,7 @@ class TrainResult:
     epochs: int
     losses: list[float]  # mean response-token NLL of each optimizer step, before its update
     learning_rates: list[float]
-    tokens: int  # tokens forwarded (padding excluded)
+    tokens: int  # tokens forwarded (padding excluded), by every process together
     label_tokens: int
     seconds: float
     skipped: dict[str, str] = field(default_factory=dict)  # sample id -> why it was not trained on
@@ -201,6 +201,7 @@ def train(
         if config.gradient_checkpointing:
             forward.hf_model(lm).gradient_checkpointing_disable()
         optimizer.zero_grad(set_to_none=True)
+    tokens = int(world.sum(tokens))  # each process forwarded its own micro-batches: the world's count
     return TrainResult(steps=step, epochs=epoch + 1, losses=losses, learning_rates=rates, tokens=tokens,
                        label_tokens=label_tokens, seconds=time.time() - started, skipped=skipped,
                        trained_samples=len(first[0]), trained_tokens=sum(_n_labels(f, config) for f in first[0]),

@@ -5,8 +5,13 @@ The app never loads the whole pool into a frame to show a table: every view is a
 Id sets (a run's selection, a map lasso, samples skipped in review) travel as one JSON parameter read with
 `json_each`, which sidesteps SQLite's limit on host parameters.
 
-Text search is a case-insensitive substring match per whitespace-separated term (every term must occur in the
-instruction or the response); SQLite's LIKE folds ASCII letters only.
+Text search: every whitespace-separated term must occur in the instruction or the response. By words (the
+default) through the workspace's full-text index (`curation.workspace.search_index`: whole words, `term*` for a
+prefix, ranked by BM25 when ordered by relevance; a term with punctuation inside matches as a substring); by
+substring (`match="substring"`) as a case-insensitive LIKE per term, which folds ASCII letters only.
+
+Deep pages: the page's rowids are found first over the narrowest join (the decision table only when the
+filter needs it), then only those rows are read, so page 10,000 does not read 500,000 rows' texts.
 """
 
 from __future__ import annotations
@@ -14,13 +19,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
 from curation.errors import CurationError
 from curation.records import Record, record_from_json
-from curation.workspace import decisions
+from curation.workspace import decisions, search_index
 from curation.workspace.db import Workspace
 
 STATUSES = decisions.STATUSES
@@ -30,7 +35,9 @@ ORDERS: dict[str, str] = {
     "shortest response": "s.response_chars, s.rowid",
     "longest prompt": "s.prompt_chars DESC, s.rowid",
     "most duplicated": "s.dup_count DESC, s.rowid",
+    "relevance": "hits.rank, s.rowid",  # BM25 of a word search; row order when there is none
 }
+MATCHES = ("words", "substring")
 PREVIEW_CHARS = 300  # text shown per cell of a table page
 # SQLite refuses an expression tree deeper than 1000 (about 500 terms) and LIKE patterns over 50,000 bytes; far
 # below both, a search stays fast and a pasted document gets a message instead of an OperationalError.
@@ -43,6 +50,7 @@ class Filter:
     """Which samples a view shows. Every field narrows; the default matches the whole pool."""
 
     text: str = ""                          # every term must occur in the prompt or the response
+    match: Literal["words", "substring"] = "words"  # whole words through the full-text index, or substrings
     sources: tuple[str, ...] = ()           # empty: every source
     min_response_chars: int | None = None
     max_response_chars: int | None = None
@@ -61,6 +69,8 @@ class Filter:
         unknown = [s for s in self.statuses if s not in STATUSES]
         if unknown:
             raise CurationError(f"unknown decision status {unknown[0]!r}; use {', '.join(STATUSES)}")
+        if self.match not in MATCHES:
+            raise CurationError(f"unknown match {self.match!r}; use words or substring")
 
     def describe(self) -> str:
         """A short plain-text summary for captions ("text 'python', approved, run 2 it 1")."""
@@ -102,11 +112,26 @@ def check_search(text: str) -> list[str]:
     return terms
 
 
+def word_query(flt: Filter) -> str | None:
+    """The full-text query for the filter's word terms, or None when the index has nothing to answer."""
+    if flt.match != "words":
+        return None
+    words = [t for t in check_search(flt.text) if search_index.is_word_term(t)]
+    return search_index.match_expression(words) if words else None
+
+
 def where(flt: Filter) -> tuple[str, list[Any]]:
     """The WHERE clause (over `samples s LEFT JOIN sample_state st`) and its parameters."""
     clauses: list[str] = []
     params: list[Any] = []
-    for term in check_search(flt.text):
+    terms = check_search(flt.text)
+    query = word_query(flt)
+    if query is not None:
+        clauses.append(f"s.rowid IN (SELECT rowid FROM {search_index.TABLE} WHERE {search_index.TABLE} MATCH ?)")
+        params.append(query)
+    for term in terms:
+        if query is not None and search_index.is_word_term(term):
+            continue
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         clauses.append("(s.prompt LIKE ? ESCAPE '\\' OR s.response LIKE ? ESCAPE '\\')")
         params += [pattern, pattern]
@@ -149,7 +174,8 @@ def where(flt: Filter) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-_FROM = " FROM samples s LEFT JOIN sample_state st ON st.sample_id = s.id"
+_STATE_JOIN = " LEFT JOIN sample_state st ON st.sample_id = s.id"
+_FROM = " FROM samples s" + _STATE_JOIN
 
 
 def count(ws: Workspace, flt: Filter = Filter()) -> int:
@@ -175,12 +201,24 @@ def page(ws: Workspace, flt: Filter = Filter(), *, offset: int = 0, limit: int =
     if order not in ORDERS:
         raise CurationError(f"unknown order {order!r}; use one of {', '.join(ORDERS)}")
     sql, params = where(flt)
+    query = word_query(flt)
+    if order == "relevance" and query is None:
+        order = "row"
+    hits, hit_params = "", []
+    if order == "relevance":
+        hits = (f" JOIN (SELECT rowid, rank FROM {search_index.TABLE} WHERE {search_index.TABLE} MATCH ?) hits"
+                " ON hits.rowid = s.rowid")
+        hit_params = [query]
+    state = _STATE_JOIN if (flt.statuses or flt.pinned is not None or flt.decided_by) else ""
+    keys = (f"SELECT s.rowid FROM samples s{hits}{state}{sql} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?")
+    rows = [r[0] for r in ws.query(keys, (*hit_params, *params, int(limit), int(max(0, offset))))]
     columns = (f"s.rowid AS row, s.id, substr(s.prompt, 1, {PREVIEW_CHARS}) AS prompt,"
                f" substr(s.response, 1, {PREVIEW_CHARS}) AS response, s.source, s.line, s.n_turns,"
                " s.prompt_chars, s.response_chars, s.dup_count, COALESCE(st.status, 'pending') AS status,"
                " COALESCE(st.pinned, 0) AS pinned, COALESCE(st.origin, '') AS decided_by")
-    query = f"SELECT {columns}{_FROM}{sql} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?"
-    df = pd.read_sql_query(query, ws.connect(), params=[*params, int(limit), int(max(0, offset))])
+    read = f"SELECT {columns}{_FROM} WHERE s.rowid IN (SELECT value FROM json_each(?))"
+    df = pd.read_sql_query(read, ws.connect(), params=[json.dumps(rows)])
+    df = df.set_index("row").loc[rows].reset_index()  # back in the keys' order (relevance, length, ...)
     df["pinned"] = df["pinned"].astype(bool)
     return df
 

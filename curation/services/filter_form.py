@@ -38,7 +38,7 @@ def intersect(id_sets: Iterable[Sequence[str] | None]) -> tuple[str, ...] | None
     return None if chosen is None else tuple(sorted(chosen))
 
 
-def build_filter(*, text: str = "", sources: Sequence[str] = (), statuses: Sequence[str] = (),
+def build_filter(*, text: str = "", match: str = "words", sources: Sequence[str] = (), statuses: Sequence[str] = (),
                  length: tuple[int, int] | None = None, bounds: tuple[int, int] = (0, 0), pinned: str = "any",
                  decided_by: Sequence[str] = (), exact: bool = False, run: RunOption = ("all", None),
                  iteration: int | None = None, ids: tuple[str, ...] | None = None) -> browse.Filter:
@@ -47,7 +47,8 @@ def build_filter(*, text: str = "", sources: Sequence[str] = (), statuses: Seque
     low, high = length if length is not None else bounds
     kind, run_id = run
     return browse.Filter(
-        text=text, sources=tuple(sources), statuses=tuple(statuses),
+        text=text, match="substring" if match == "substring" else "words", sources=tuple(sources),
+        statuses=tuple(statuses),
         min_response_chars=low if low > lo else None, max_response_chars=high if high < hi else None,
         pinned=PINNED[pinned], decided_by=tuple(decided_by), exact_duplicates=exact,
         run_id=run_id, iteration=iteration, in_selection=kind in ("in", "any"), any_run=kind in ("any", "not_any"),

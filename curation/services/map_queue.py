@@ -28,8 +28,11 @@ def map_job_params(*, preview: bool, method: str = "umap") -> dict[str, Any]:
     return {"field": "text", "map": {"method": method} if method == "pca" else {"preview": preview}}
 
 
-def queue_map(ws: Workspace, *, preview: bool = False) -> QueuedMap:
-    """Queue (once: identical queued or running jobs are reused) the embedding, the PCA first look and the map."""
-    return QueuedMap(embed_job=jobs.submit_once(ws, "embed", {"config": {}, "field": "text"}),
+def queue_map(ws: Workspace, *, preview: bool = False, backend: dict[str, str] | None = None) -> QueuedMap:
+    """Queue (once: identical queued or running jobs are reused) the embedding, the PCA first look and the map.
+
+    `backend` (curation.backends.BackendConfig.to_models()) runs the embedding on Ray; the map is the same."""
+    embed = {"config": {}, "field": "text", **({"backend": backend} if backend else {})}
+    return QueuedMap(embed_job=jobs.submit_once(ws, "embed", embed),
                      first_look_job=jobs.submit_once(ws, "umap", map_job_params(preview=preview, method="pca")),
                      map_job=jobs.submit_once(ws, "umap", map_job_params(preview=preview)))

@@ -48,6 +48,15 @@ class RunParams:
 
 
 @dataclasses.dataclass(frozen=True)
+class CalibrateParams:
+    """`calibrate` job params: the run to be priced (its method, settings and models dict)."""
+
+    method: str
+    config: dict = dataclasses.field(default_factory=dict)
+    models: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
 class DedupScanParams:
     field: TextField = "prompt"
     floor: float = 0.85
@@ -60,6 +69,7 @@ class EmbedParams:
 
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     field: TextField = "text"
+    backend: dict[str, str] = dataclasses.field(default_factory=dict)  # BackendConfig.to_models(); empty: in-process
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,10 +141,12 @@ def run_sleep(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[st
 
 def run_embed(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Embed the pool with a sentence encoder (cached: only new texts cost anything)."""
+    from curation.backends import BackendConfig, resolve_backend
     from curation.geometry.embed import embed_pool
 
     job, config = parse_embed(params)
-    X = embed_pool(ws, config, field=job.field, progress=ctx.progress, should_stop=ctx.should_stop)
+    encode = resolve_backend(BackendConfig.from_models(job.backend)).encode_fn(config)
+    X = embed_pool(ws, config, field=job.field, progress=ctx.progress, should_stop=ctx.should_stop, encode=encode)
     return {"rows": int(X.shape[0]), "dim": int(X.shape[1]), "model": config.model}
 
 
@@ -190,3 +202,14 @@ def run_score(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[st
                                  progress=ctx.progress, should_stop=ctx.should_stop)
     return {"model_key": result.model_key, "samples": len(result.sample_ids), "unscorable": len(result.unscorable()),
             "summary": result.summary()}
+
+
+def run_calibrate(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Measure this machine's rates for a run's model (seconds; cached per machine and model), for its estimate."""
+    from curation.methods import registry
+    from curation.methods.estimate import rates_for_run
+
+    job = config_from_dict(CalibrateParams, params)
+    rates = rates_for_run(job.method, registry.make_config(job.method, job.config), job.models, calibrate=True,
+                          progress=ctx.progress)
+    return {"calibrated": rates is not None, "seconds": rates.seconds if rates is not None else 0.0}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from curation.records import Record, record_to_json
-from curation.workspace import leftovers
+from curation.workspace import leftovers, search_index
 from curation.workspace.db import Workspace
 
 _BATCH = 2000
@@ -84,6 +84,7 @@ def merge(ws: Workspace, stage: Stage, *, source: str, schema: str, rows_read: i
                 (source, schema, rows_read, valid, sum(problem_counts.values()),
                  json.dumps({"counts": dict(problem_counts), "first": problems}), now)).lastrowid or 0
             before = tx.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+            last_rowid = tx.execute("SELECT COALESCE(MAX(rowid), 0) FROM samples").fetchone()[0]
             already = tx.execute(
                 "SELECT COUNT(DISTINCT id) FROM stage.staged WHERE id IN (SELECT id FROM main.samples)").fetchone()[0]
             tx.execute(
@@ -93,6 +94,7 @@ def merge(ws: Workspace, stage: Stage, *, source: str, schema: str, rows_read: i
                 " WHERE s.pos = (SELECT MIN(t.pos) FROM stage.staged t WHERE t.id = s.id)"
                 " AND s.id NOT IN (SELECT id FROM main.samples) ORDER BY s.pos", (import_id, now))
             new = tx.execute("SELECT COUNT(*) FROM samples").fetchone()[0] - before
+            search_index.index_new_samples(tx, last_rowid)
             tx.execute("INSERT OR IGNORE INTO occurrences(sample_id, source, pos, line, import_id)"
                        " SELECT id, source, pos, line, ? FROM stage.staged", (import_id,))
             tx.execute("UPDATE samples SET dup_count = (SELECT COUNT(*) FROM occurrences o"

@@ -145,6 +145,15 @@ MIGRATIONS: list[str] = [
     UPDATE decisions SET actor = 'legacy' WHERE actor = '';
     CREATE INDEX decisions_actor ON decisions(origin, actor, event_id);
     """,
+    # 5: full-text search (curation.workspace.search_index): an index over samples' texts, built here for the rows a
+    # workspace already has; the importer indexes each new sample in the transaction that inserts it
+    """
+    CREATE VIRTUAL TABLE samples_fts USING fts5(prompt, response, content='samples', content_rowid='rowid',
+        tokenize='unicode61 remove_diacritics 0');
+    INSERT INTO samples_fts(samples_fts) VALUES('rebuild');
+    -- deep pages in row order: a narrow covering index to skip over (the table's own b-tree holds every text)
+    CREATE INDEX samples_row ON samples(rowid);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

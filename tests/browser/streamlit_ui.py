@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
@@ -57,12 +59,33 @@ def shown_sample_id(page: Page) -> str:
 
 def screenshot(page: Page, name: str) -> Path:
     """The whole page (the viewport grows to the main area's height for the shot)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return screenshot_to(page, SCREENSHOTS, name)
+
+
+def screenshot_to(page: Page, folder: Path, name: str) -> Path:
+    """`screenshot`, into `folder` (a test's tmp_path, say) instead of tests/screenshots/."""
+    folder.mkdir(parents=True, exist_ok=True)
     size = page.viewport_size or {"width": 1400, "height": 1000}
     height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height) + 40)})
     wait_for_run(page)
-    path = SCREENSHOTS / f"{name}.png"
+    path = folder / f"{name}.png"
     page.screenshot(path=path, full_page=True)
     page.set_viewport_size(size)
     return path
+
+
+def choose(page: Page, key: str, option: str) -> None:
+    """Pick an option of the select box with Streamlit key `key` by the start of its label."""
+    by_key(page, key).click()
+    page.get_by_role("option", name=re.compile("^" + re.escape(option))).first.click()
+    wait_for_run(page)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0, poll: float = 0.5) -> None:
+    """Wait for a condition outside the page (the workspace, say), failing after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while not condition():
+        if time.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting")
+        time.sleep(poll)

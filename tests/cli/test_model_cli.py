@@ -43,3 +43,14 @@ def test_user_errors_are_one_line(tmp_path, tiny_models, capsys):
     assert "no checkpoint 'missing'" in capsys.readouterr().err
     assert main(["-w", str(root), "score", "--model", str(tmp_path / "no-such-model")]) == 2
     assert "cannot load model" in capsys.readouterr().err
+
+
+def test_score_reports_its_own_wall_time(tmp_path, tiny_models, capsys):
+    """The summary's seconds are this command's (the store's result used to say "in 0.0 s")."""
+    import json
+
+    root = tmp_path / "ws"
+    import_source(Workspace(root), write_jsonl_head(DOLLY, tmp_path / "dolly.jsonl", 4))
+    assert main(["-w", str(root), "score", "--model", str(tiny_models["chat"]), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["seconds"] > 0 and f"in {report['seconds']:.1f} s" in report["summary"]

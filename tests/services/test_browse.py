@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pandas as pd
 import pytest
@@ -47,8 +48,13 @@ def pool(tmp_path_factory):
 def reference(frame: pd.DataFrame, flt: browse.Filter, selections: dict) -> pd.DataFrame:
     keep = pd.Series(True, index=frame.index)
     for term in flt.text.split():
-        keep &= (frame["prompt"].str.contains(term, case=False, regex=False)
-                 | frame["response"].str.contains(term, case=False, regex=False))
+        if flt.match == "words" and re.fullmatch(r"[^\W_]+", term):  # a whole word, by Python's tokenizing
+            word = term.lower()
+            keep &= (frame["prompt"] + " " + frame["response"]).map(
+                lambda text, word=word: word in re.findall(r"[^\W_]+", text.lower()))
+        else:
+            keep &= (frame["prompt"].str.contains(term, case=False, regex=False)
+                     | frame["response"].str.contains(term, case=False, regex=False))
     if flt.sources:
         keep &= frame["source"].isin(flt.sources)
     if flt.min_response_chars is not None:
@@ -87,6 +93,7 @@ def random_filters(frame, run_id, n=60):
         kw = {}
         if rng.random() < 0.4:
             kw["text"] = rng.choice(words)
+            kw["match"] = rng.choice(["words", "substring"])
         if rng.random() < 0.3:
             kw["sources"] = (rng.choice(sources),)
         if rng.random() < 0.3:

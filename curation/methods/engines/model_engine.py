@@ -44,6 +44,11 @@ class ModelEngine:
         self.models.setdefault("embedder", EMBEDDER)
         self.device = self.models.get("device") or None
         self._reference: np.ndarray | None = None
+        from curation.backends import BackendConfig, resolve_backend
+
+        # where the per-sample passes run (in-process, or Ray actors); training stays in this process
+        self.backend = resolve_backend(BackendConfig.from_models(self.models),
+                                       ws_root=ws.root if ws is not None else None)
 
     def token_counts(self) -> np.ndarray:
         """Tokens of prompt + response under the target model's tokenizer (for token budgets)."""
@@ -97,7 +102,7 @@ class ModelEngine:
         ids = [self.ids[int(r)] for r in rows]
         result = score_samples(self.ws, model, ids, config=ScoreConfig(max_length=max_length, ifd=direct,
                                                                      prompt="plain" if prompt == "plain" else "model"),
-                               progress=progress, should_stop=should_stop)
+                               progress=progress, should_stop=should_stop, compute=self.backend.score_fn())
         nll = np.asarray(result.nll, np.float32)
         nll_direct = np.asarray(result.nll_direct, np.float32) if direct else np.full(len(ids), np.nan, np.float32)
         return Scores(nll=nll, nll_direct=nll_direct, ok=np.asarray(result.ok, bool),
@@ -105,10 +110,8 @@ class ModelEngine:
 
     def embed(self, model: Any, rows: np.ndarray, *, pooling: str = "mean", max_length: int = 512,
               progress: Progress | None = None, should_stop: StopCheck | None = None) -> np.ndarray:
-        from curation.model import embed_records
-
-        return embed_records(model, [self.records[int(r)] for r in rows], pooling=pooling,
-                             max_length=max_length, progress=progress, should_stop=should_stop)
+        return self.backend.embed_records(model, [self.records[int(r)] for r in rows], pooling=pooling,
+                                          max_length=max_length, progress=progress, should_stop=should_stop)
 
     def save(self, model: Any, name: str) -> str:
         from curation.model import save_checkpoint
@@ -130,6 +133,7 @@ class ModelEngine:
         if self._reference is None:
             from curation.geometry.embed import EmbedConfig, embed_pool
 
-            self._reference = embed_pool(self.ws, EmbedConfig(model=self.models["embedder"]), progress=progress,
-                                         should_stop=should_stop)
+            config = EmbedConfig(model=self.models["embedder"])
+            self._reference = embed_pool(self.ws, config, progress=progress, should_stop=should_stop,
+                                         encode=self.backend.encode_fn(config))
         return self._reference[np.asarray(rows, np.int64)]

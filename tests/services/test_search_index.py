@@ -1,0 +1,157 @@
+"""Word search through the FTS5 index (curation.workspace.search_index, curation.services.browse).
+
+References: Python's own tokenizing of the texts (letters and digits are word characters) for whole words and
+prefixes, a plain substring test for the LIKE fallback, and hand-made documents for the ranking.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+
+import pytest
+
+from curation.formats import importer
+from curation.services import browse
+from curation.workspace import Workspace, samples, search_index
+from curation.workspace.db import _statements
+from tests.shared_data import DOLLY, write_jsonl_head
+
+WORDS = ["python", "the", "capital", "water", "what", "is", "music", "2", "one", "AND", "or", "near"]
+
+
+@pytest.fixture(scope="module")
+def pool(dolly_workspace):
+    return dolly_workspace(2000)
+
+
+def _tokens(text: str) -> set[str]:
+    return set(re.findall(r"[^\W_]+", text.lower()))
+
+
+def _words_reference(ws, text: str) -> set[str]:
+    frame = samples.frame(ws)
+    out = set()
+    for sid, prompt, response in zip(frame["id"], frame["prompt"], frame["response"]):
+        tokens = _tokens(prompt + " " + response)
+        ok = True
+        for term in text.split():
+            if re.fullmatch(r"[^\W_]+\*", term):
+                ok &= any(t.startswith(term[:-1].lower()) for t in tokens)
+            elif re.fullmatch(r"[^\W_]+", term):
+                ok &= term.lower() in tokens
+            else:
+                ok &= term.lower() in prompt.lower() or term.lower() in response.lower()
+        if ok:
+            out.add(sid)
+    return out
+
+
+def _like_reference(ws, text: str) -> set[str]:
+    frame = samples.frame(ws)
+    return {sid for sid, p, r in zip(frame["id"], frame["prompt"].str.lower(), frame["response"].str.lower())
+            if all(t.lower().rstrip("*") in p or t.lower().rstrip("*") in r for t in text.split())}
+
+
+@pytest.mark.parametrize("text", [*WORDS, "the capital", "what is the", "pyth*", "capit* of", "wat*",
+                                  "e-mail", "don't", "c++ python", "U.S.", "zzzqqq"])
+def test_word_search_agrees_with_python_tokenizing_on_dolly(pool, text):
+    flt = browse.Filter(text=text)
+    expected = _words_reference(pool, text)
+    assert set(browse.matching_ids(pool, flt)) == expected
+    assert browse.count(pool, flt) == len(expected)
+    # whole words are substrings too: the word search never finds what the LIKE search misses
+    assert expected <= _like_reference(pool, text)
+
+
+def test_the_word_search_is_narrower_than_substrings_where_words_are_parts(pool):
+    words = browse.count(pool, browse.Filter(text="cat"))
+    substrings = browse.count(pool, browse.Filter(text="cat", match="substring"))
+    assert words < substrings  # "category", "education" ... contain "cat"
+    assert browse.count(pool, browse.Filter(text="cat*")) < substrings
+
+
+def test_relevance_ranks_the_dense_short_match_first(ws):
+    rows = [{"instruction": "Tell me about gardens", "response": "Gardens have many plants and trees. " * 20},
+            {"instruction": "Tomato", "response": "A tomato is a fruit. Tomato plants love sun. Tomato!"},
+            {"instruction": "Cooking", "response": "Add one tomato to the long sauce, then simmer. " + "Stir. " * 60},
+            {"instruction": "Nothing", "response": "No match here."}]
+    path = ws.root / "t.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    importer.import_source(ws, str(path))
+    flt = browse.Filter(text="tomato")
+    table = browse.page(ws, flt, order="relevance")
+    assert table["prompt"].tolist() == ["Tomato", "Cooking"]
+    assert browse.page(ws, browse.Filter(), order="relevance")["row"].tolist() == [1, 2, 3, 4]  # no search: rows
+    by_row = browse.page(ws, flt, order="row")
+    assert by_row["prompt"].tolist() == ["Tomato", "Cooking"]  # rows 2 and 3, in row order as well
+
+
+def test_relevance_pages_with_a_decision_filter_cover_every_match_once(pool):
+    from curation.workspace import decisions
+
+    ids = samples.ids(pool)
+    decisions.record(pool, ids[::3], "approve")
+    flt = browse.Filter(text="the", statuses=("pending",))
+    total = browse.count(pool, flt)
+    pages = [browse.page(pool, flt, offset=o, limit=101, order="relevance") for o in range(0, total + 101, 101)]
+    seen = [sid for page in pages for sid in page["id"]]
+    assert len(seen) == len(set(seen)) == total
+    assert set(seen) == set(browse.matching_ids(pool, flt))
+    decisions.record(pool, ids[::3], "clear")
+
+
+def test_imports_keep_the_index_in_step(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    importer.import_source(ws, str(write_jsonl_head(DOLLY, tmp_path / "a.jsonl", 300)))
+    before = browse.count(ws, browse.Filter(text="the"))
+    importer.import_source(ws, str(write_jsonl_head(DOLLY, tmp_path / "a2.jsonl", 300)))  # same rows again
+    assert browse.count(ws, browse.Filter(text="the")) == before
+    extra = tmp_path / "b.jsonl"
+    extra.write_text(json.dumps({"instruction": "Name a xylophonist", "response": "Lionel Hampton."}) + "\n")
+    importer.import_source(ws, str(extra))
+    assert browse.count(ws, browse.Filter(text="xylophonist")) == 1
+    assert browse.count(ws, browse.Filter(text="hampton")) == 1
+    search_index.check(ws)  # FTS5's own integrity check: index and texts agree
+    ws.close()
+
+
+def test_a_workspace_from_before_the_index_gets_it_on_open(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    importer.import_source(ws, str(write_jsonl_head(DOLLY, tmp_path / "a.jsonl", 200)))
+    expected = set(browse.matching_ids(ws, browse.Filter(text="the water", match="substring")))
+    path = ws.db_path
+    ws.close()
+    conn = sqlite3.connect(path)  # back to schema 4: no index at all
+    conn.execute("DROP TABLE samples_fts")
+    conn.execute("DROP INDEX samples_row")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    again = Workspace(tmp_path / "ws")
+    search_index.check(again)
+    words = set(browse.matching_ids(again, browse.Filter(text="the water")))
+    assert words == _words_reference(again, "the water") and words <= expected
+    again.close()
+
+
+def test_search_syntax_in_a_term_is_text_not_a_query(pool):
+    for text in ('"', "a\"b", "(", "*", "NEAR(", "-x", "^the", "the:"):
+        flt = browse.Filter(text=text)
+        assert set(browse.matching_ids(pool, flt)) == _words_reference(pool, text), text
+
+
+def test_migration_five_is_the_index():
+    from curation.workspace.tables import MIGRATIONS
+
+    statements = _statements(MIGRATIONS[4])
+    assert any("fts5" in s for s in statements) and any("'rebuild'" in s for s in statements)
+
+
+def test_deep_pages_in_row_order_skip_over_a_narrow_index(pool):
+    plan = " ".join(str(tuple(r)) for r in pool.query(
+        "EXPLAIN QUERY PLAN SELECT s.rowid FROM samples s ORDER BY s.rowid LIMIT 50 OFFSET 1000"))
+    assert "COVERING INDEX samples_row" in plan
+    deep = browse.page(pool, browse.Filter(), offset=1950, limit=50)
+    assert deep["row"].tolist() == list(range(1951, 2001))
