@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from curation.services.jobs_view import ACTIVE_POLL_S
 from curation.workspace import decisions
 from pages._common import md, start_worker, workspace
 from pages._job_panel import job_card, watch_finished_jobs
@@ -40,10 +41,11 @@ def _status() -> None:
     counts = decisions.counts(ws)
     total = counts["pending"] + counts["approved"] + counts["rejected"]
     st.caption(f"Pool: {total:,} samples")
-    approved, rejected, pending = st.columns(3)
+    # pending on a row of its own: three columns of the sidebar cut a count of five digits or more to "1…"
+    st.metric("Pending", f"{counts['pending']:,}")
+    approved, rejected = st.columns(2)
     approved.metric("Approved", f"{counts['approved']:,}")
     rejected.metric("Rejected", f"{counts['rejected']:,}")
-    pending.metric("Pending", f"{counts['pending']:,}")
     active = watch_finished_jobs(ws)
     if active:
         job_card(ws, active[-1], where="sidebar")  # the oldest active job: the one running
@@ -54,7 +56,7 @@ def _status() -> None:
 # poll fast while a job runs, slowly otherwise (a finished job triggers a full rerun, which re-chooses)
 _has_active = bool(watch_finished_jobs(ws))
 with st.sidebar:
-    st.fragment(_status, run_every=1.5 if _has_active else 10.0)()
+    st.fragment(_status, run_every=ACTIVE_POLL_S if _has_active else 10.0)()
     st.caption(f"Workspace: {md(ws.root)}")
 
 page.run()

@@ -68,7 +68,7 @@ def job_panel(ws: Workspace, kinds: Collection[str], *, where: str, match: JobMa
                 job_card(ws, job, where=where)
 
     if active:
-        st.fragment(body, run_every=1.0)()
+        st.fragment(body, run_every=view.ACTIVE_POLL_S)()
         return True
     if show_failure:
         recent = matching_jobs(ws, kinds, match, active_only=False, limit=20)

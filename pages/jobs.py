@@ -57,4 +57,4 @@ def queue() -> None:
 
 
 has_active = bool(jobs.list_jobs(ws, limit=1, active_only=True))
-st.fragment(queue, run_every=1.0 if has_active else 5.0)()
+st.fragment(queue, run_every=view.ACTIVE_POLL_S if has_active else 5.0)()
