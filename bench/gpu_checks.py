@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import json
-import lzma
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from curation.formats import bundled_pools
 from curation.model.loading import LoadedModel
-from curation.records import Record, single_turn
+from curation.records import Record
 
-ROOT = Path(__file__).resolve().parents[1]
 SMOLLM2_135M = dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
                     num_key_value_heads=3, max_position_embeddings=8192, rope_theta=100000.0, rms_norm_eps=1e-5,
                     tie_word_embeddings=True)
@@ -43,14 +41,7 @@ NEAR = 0.9  # near-duplicate threshold the pair check uses
 
 def dolly(n: int) -> list[Record]:
     """The first n bundled Dolly rows (shipped inside the package: no network, no shared data)."""
-    out = []
-    with lzma.open(ROOT / "curation" / "formats" / "bundled" / "dolly-15k.jsonl.xz", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            out.append(single_turn(row["instruction"], row["output"], input_text=row["input"]))
-            if len(out) >= n:
-                break
-    return out
+    return bundled_pools.records(bundled_pools.POOLS["dolly-15k"], n)
 
 
 def load_tokenizer(path: str | None):

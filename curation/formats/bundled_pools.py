@@ -8,11 +8,14 @@ curation/formats/bundled/README.md.
 
 from __future__ import annotations
 
+import json
 import lzma
 import shutil
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
+from curation.records import Record
 from curation.workspace.arrays import atomic_path
 from curation.workspace.db import Workspace
 
@@ -49,6 +52,15 @@ def find(name: str) -> BundledPool | None:
     """The bundled pool called `name` (case-insensitive, a few spellings), or None."""
     key = name.strip().lower()
     return POOLS.get(_ALIASES.get(key, key))
+
+
+def records(pool: BundledPool, n: int | None = None) -> list[Record]:
+    """The pool's first `n` rows (every row when None) as records, read from the compressed file: no
+    workspace (calibration's timing texts, the GPU check's rows)."""
+    from curation.formats.schemas import to_record
+
+    with lzma.open(pool.path, "rt", encoding="utf-8") as fh:
+        return [to_record(json.loads(line), pool.schema) for line in islice(fh, n)]
 
 
 def unpack(ws: Workspace, pool: BundledPool) -> Path:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-import lzma
 import os
 import platform
 import subprocess
@@ -27,7 +26,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -174,11 +172,9 @@ def _sample_records() -> tuple[list[Any], list[Any]]:
     Runs batch similar lengths together (length-bucketed scoring, group_by_length training), so timing a batch
     padded to its longest row would understate their throughput."""
     from curation.formats.bundled_pools import POOLS
-    from curation.formats.schemas import to_record
+    from curation.formats.bundled_pools import records as bundled_records
 
-    pool = POOLS["dolly-15k"]
-    with lzma.open(pool.path, "rt", encoding="utf-8") as fh:
-        records = [to_record(json.loads(line), pool.schema) for line in islice(fh, SAMPLE_ROWS)]
+    records = bundled_records(POOLS["dolly-15k"], SAMPLE_ROWS)
     by_length = sorted(records, key=lambda r: len(r.prompt) + len(r.response))
     middle = max(0, len(by_length) // 2 - 8)
     return records, by_length[middle:middle + 16]

@@ -61,3 +61,12 @@ def test_cli_import_of_the_bundled_name(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, env={"HF_HUB_OFFLINE": "1", "PATH": ""})
     assert done.returncode == 0, done.stderr
     assert "14,989" in done.stdout or "14989" in done.stdout
+
+
+def test_records_reads_the_first_rows_without_a_workspace():
+    with open(DOLLY, encoding="utf-8") as fh:
+        first = [json.loads(next(fh)) for _ in range(5)]
+    got = bundled_pools.records(bundled_pools.POOLS["dolly-15k"], 5)
+    assert [r.response for r in got] == [row["output"] for row in first]
+    assert all(row["instruction"] in r.prompt and row["input"] in r.prompt for r, row in zip(got, first))
+    assert len(bundled_pools.records(bundled_pools.POOLS["dolly-15k"])) == 14_989
