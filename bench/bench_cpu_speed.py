@@ -9,14 +9,13 @@ native bf16 gets): samples/s, speed-up, and Spearman of NLL and IFD over the sco
 cannot change the scores beyond fp32 rounding (threads, batch sizes) and torch.compile run on the first
 `--small-n` rows against an fp32 run on the same rows. The verdict applies `curation.model.cpu_speed.meets_bar`
 (>= 1.3x and Spearman >= 0.99 for both), the issue's bar. Options that need a package that is not installed
-(ONNX Runtime) are reported as not measured, with why.
+(ONNX Runtime: `pip install onnxruntime onnx`) are reported as not measured, with why.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import sys
 import time
 import warnings
@@ -27,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import onnx_backbone  # noqa: E402
 import readme_blocks  # noqa: E402
 from model_common import README, dolly_records, machine  # noqa: E402
 
@@ -152,12 +152,19 @@ def main() -> None:
     share, prefix = prefix_share(lm, records)
     rows.append((f"IFD direct pass: cache its fixed {prefix}-token context", args.n, float("nan"), None, None,
                  f"not built: saves {100 * share:.1f}% of the tokens, so <= {1 / (1 - share):.2f}x (bar 1.3x)"))
-    ort = importlib.util.find_spec("onnxruntime") is not None
-    rows.append(("ONNX Runtime", 0, float("nan"), None, None,
-                 "not measured: onnxruntime not installed" if not ort else "installed but not measured"))
+    if onnx_backbone.available():
+        (onnx_lm, export_s) = timed(lambda: onnx_backbone.onnx_model(lm))
+        score(onnx_lm, records[:8], autocast="off")
+        r, s = score(onnx_lm, records, autocast="off")
+        add("ONNX Runtime backbone (fp32, CPU provider), torch fp32 head", r, s, args.n, ref, ref_s,
+            f"; one-off export {export_s:.0f} s (cached per model)")
+    else:
+        onnx_lm = None
+        rows.append(("ONNX Runtime", 0, float("nan"), None, None,
+                     f"not measured: not installed (`{onnx_backbone.INSTALL}`)"))
 
     try:
-        emb_line, train_line = embed_and_train(lm, records, args)
+        emb_line, train_line = embed_and_train(lm, records, args, onnx_lm)
     except Exception as exc:  # noqa: BLE001 - the scoring table above is the main result; keep it
         emb_line, train_line = f"LM embedding / training: failed: {exc!r}"[:200], ""
     text = report(args, rows, emb_line, train_line, lm)
@@ -181,18 +188,19 @@ def main() -> None:
         readme_blocks.write_block(SECTION, "cpu-speed", "options", text, README)
 
 
-def embed_and_train(lm, records, args) -> tuple[str, str]:
-    emb = {}
-    for mode in ("off", "auto"):
-        if mode == "off":
-            emb[mode] = timed(lambda: embed_fp32(lm, records, "mean"))
-        else:
-            emb[mode] = timed(lambda: embed_records(lm, records, pooling="mean", max_length=MAX_LENGTH))
-    cos = cosine_rows(emb["off"][0], emb["auto"][0])
+def embed_and_train(lm, records, args, onnx_lm=None) -> tuple[str, str]:
+    emb = {"off": timed(lambda: embed_fp32(lm, records, "mean")),
+           "auto": timed(lambda: embed_records(lm, records, pooling="mean", max_length=MAX_LENGTH))}
+    if onnx_lm is not None:
+        emb["onnx"] = timed(lambda: embed_fp32(onnx_lm, records, "mean"))
+    parts = []
+    for mode, label in (("auto", "bf16 autocast"), ("onnx", "ONNX Runtime fp32")):
+        if mode in emb:
+            cos = cosine_rows(emb["off"][0], emb[mode][0])
+            parts.append(f"{label} {args.n / emb[mode][1]:.2f} samples/s ({emb['off'][1] / emb[mode][1]:.2f}x; "
+                         f"median row cosine to fp32 {np.median(cos):.5f}, min {cos.min():.5f})")
     emb_line = (f"LM embedding (mean-pooled last hidden states, {args.n} rows, max length {MAX_LENGTH}): fp32 "
-                f"{args.n / emb['off'][1]:.2f} samples/s, bf16 autocast {args.n / emb['auto'][1]:.2f} samples/s "
-                f"({emb['off'][1] / emb['auto'][1]:.2f}x; median row cosine to fp32 {np.median(cos):.5f}, min "
-                f"{cos.min():.5f}).")
+                f"{args.n / emb['off'][1]:.2f} samples/s, " + ", ".join(parts) + ".")
     print(emb_line, flush=True)
 
     train_recs = dolly_records(64)

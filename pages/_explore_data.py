@@ -1,25 +1,37 @@
-"""The Explore page's cached reads (no model, no umap): the computing lives in `curation.services.map_colours`
-and `curation.geometry`; this module only decides what Streamlit caches.
+"""The Explore page's cached reads (no model, no umap): the computing lives in `curation.services.map_figure`,
+`map_colours` and `curation.geometry`; this module only decides what Streamlit caches.
 
-Texts never change for a given pool (samples are append-only and keyed by content), so hover labels and
-lengths are cached by the pool's id hash; decisions change, so their states are read fresh on every run.
+Per-point data (ids, source names, lengths) and the map are cached by the pool's version and the maps folder's
+stamp, both cheap to read, so a rerun never reads every id or text; hover labels are read for the drawn rows only.
+Decisions change, so their states are read fresh on every run.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from curation.geometry import maps
-from curation.services import map_colours
+from curation.services import map_figure
 from curation.workspace import Workspace
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def pool_texts(root: str, digest: str) -> pd.DataFrame:
-    """id, escaped hover label, source file name and response length of every sample, in row order."""
-    return map_colours.hover_frame(Workspace(root))
+def pool_points(root: str, version: str) -> map_figure.PoolPoints:
+    """Ids, rowids, source file names and response lengths of every sample of this pool version."""
+    return map_figure.pool_points(Workspace(root))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def current_map(root: str, version: str, stamp: tuple[tuple[str, int], ...]) -> maps.PoolMap | None:
+    """The map to show for this pool version (`maps.current`), read again when a map is published."""
+    return maps.current(Workspace(root), pool_points(root, version).ids)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def drawn_hover(root: str, version: str, rowids: np.ndarray) -> list[str]:
+    """Hover labels of the drawn samples (by rowid)."""
+    return map_figure.hover_of_rows(Workspace(root), rowids)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)

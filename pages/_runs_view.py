@@ -14,6 +14,7 @@ from curation.methods.budgets import Budget
 from curation.services import plots, run_queue, runs_view, timeline
 from curation.workspace import Workspace, runs, samples
 from pages._common import md, shown_errors, start_worker
+from pages._evaluation_panel import evaluation_section
 
 _STATUS = {"created": ":material/schedule: queued", "running": ":material/sync: running",
            "done": ":material/check: done", "failed": ":material/error: failed",
@@ -88,6 +89,7 @@ def timeline_view(ws: Workspace) -> None:
                                 "vendi (rbf)": st.column_config.NumberColumn(format="%.1f"),
                                 "mean response chars": st.column_config.NumberColumn(format="%.0f"),
                                 "train loss": st.column_config.NumberColumn(format="%.4f")})
+    evaluation_section(ws, run, [s.iteration for s in steps])
     _iteration_detail(ws, run, its, steps, lengths)
 
 

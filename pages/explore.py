@@ -9,8 +9,8 @@ import streamlit as st
 
 from curation.backends import BackendConfig
 from curation.geometry import maps
-from curation.services import browse, map_colours, map_queue, map_selection, plots
-from curation.workspace import runs, samples
+from curation.services import browse, map_colours, map_figure, map_queue, map_selection, plots
+from curation.workspace import runs
 from pages import _explore_data as data
 from pages._common import md, require_pool, shown_errors, start_worker, workspace
 from pages._job_panel import job_panel
@@ -22,8 +22,10 @@ st.title("Explore")
 require_pool(ws)
 VENDI_HELP = "Effective number of distinct samples (cosine kernel on the map's embeddings)."
 
-ids = samples.ids(ws)
-pool_map = maps.current(ws, ids)
+root = str(ws.root)
+points = data.pool_points(root, map_figure.pool_version(ws))  # cached per pool version: no per-rerun id reads
+ids = points.ids
+pool_map = data.current_map(root, points.version, map_figure.maps_stamp(ws))
 
 # -- computing the map (a job: embedding, then UMAP) ------------------------------------------------------
 busy = job_panel(ws, map_queue.MAP_JOB_KINDS, where="explore")
@@ -54,8 +56,7 @@ if pool_map is None:
                 icon=":material/update:" if older else ":material/scatter_plot:")
     st.stop()
 
-root, key = str(ws.root), pool_map.key
-texts = data.pool_texts(root, maps.ids_hash(ids))
+key, texts = pool_map.key, points.texts
 run_list = browse.run_choices(ws)
 run_labels = {run_id: label for run_id, label, _ in run_list}
 
@@ -75,17 +76,20 @@ if choice == "score":
 
 colours = map_colours.colour_values(ws, choice, texts=texts, clusters=pool_map.clusters, ids=ids, run_id=run_id,
                                     iteration=iteration, score=score)
-figure = plots.map_figure(pool_map.coords, hover=texts["hover"].tolist(), **colours)
+figure, drawn = map_figure.pool_map_figure(
+    pool_map.coords, colours, lambda rows: data.drawn_hover(root, points.version, points.rowids[rows]))
 event = st.plotly_chart(figure, key=f"explore_map_{state.get(map_selection.GENERATION, 0)}", on_select="rerun",
                         selection_mode=("box", "lasso"), config={"displaylogo": False})
-st.caption(md(map_selection.map_caption(len(ids), pool_map.meta, preview=pool_map.preview))
+drawn_note = (f" · {len(drawn):,} drawn over the density of all (a lasso selects every point inside it)"
+              if len(drawn) < len(ids) else "")
+st.caption(md(map_selection.map_caption(len(ids), pool_map.meta, preview=pool_map.preview) + drawn_note)
            + ". Drag a lasso or a box to select samples; double-click to reset the view.")
 
-map_selection.take_event(state, map_selection.rows_of_event(event, figure), ids)
+map_selection.take_event(state, map_selection.rows_of_event(event, figure, pool_map.coords), ids)
 
 # -- the selection --------------------------------------------------------------------------------------
 selected = [s for s in (state.get(map_selection.SELECTION) or []) if s]
-selected_rows = map_selection.selected_rows(ids, selected)
+selected_rows = map_selection.selected_rows(points.index, selected)
 st.subheader(f"Selection: {len(selected_rows):,} samples" if len(selected_rows) else "Selection", anchor=False)
 pool_score = data.pool_vendi(root, key)
 if not len(selected_rows):
@@ -114,7 +118,7 @@ if run_list:
         run_its = runs.iterations(ws, hist_run)
         shown = hist_it_col.multiselect("Iterations", [it.iteration for it in run_its],
                                         default=[run_its[-1].iteration], key=f"explore_hist_its_{hist_run}")
-series = map_selection.length_series(texts["response_chars"].to_numpy(), ids, selection=selected_rows,
+series = map_selection.length_series(texts["response_chars"].to_numpy(), points.index, selection=selected_rows,
                                      run_id=hist_run, iterations=run_its, shown=shown)
 st.plotly_chart(plots.length_histogram(series), key="explore_lengths", config={"displaylogo": False})
 st.caption(f"Vendi score of the pool: {pool_score:.1f} (of {len(ids):,} samples)." if pool_score is not None else

@@ -18,7 +18,7 @@ from curation import __version__
 from curation.errors import CurationError
 
 # Command groups in the order --help lists them; each is a module curation/cli/<group>.py.
-GROUPS = ("data", "geometry", "model", "select", "jobs", "app")
+GROUPS = ("data", "geometry", "model", "select", "evaluation", "decontaminate", "jobs", "app")
 
 
 def _workspace_option(parser: argparse.ArgumentParser, default: str) -> None:

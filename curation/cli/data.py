@@ -62,6 +62,9 @@ def register(sub: Any) -> None:
     p.add_argument("--actor", default="", metavar="ACTOR",
                    help="whose decision: any (anyone's latest), or an actor such as app:3f9a1c2b or cli:ana "
                         "(default: cli:<your user name>)")
+    p.add_argument("--origin", default="human", metavar="ORIGIN",
+                   help="which kind of decision: human (default), or a tool's such as dedup or decontaminate,"
+                        " whose latest is undone whoever ran it (unless --actor)")
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -162,9 +165,10 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
     ws = Workspace(args.workspace, create=False)
     me = cli_actor()
-    actor = None if args.actor == "any" else (args.actor or me)
-    pending = decisions.pending_undo(ws, actor=actor)
-    undone = decisions.undo_last(ws, actor=actor, by=me) if pending else []
+    mine_by_default = args.origin == "human"  # a tool's decisions name the tool, or whoever ran it, as actor
+    actor = None if args.actor == "any" or (not args.actor and not mine_by_default) else (args.actor or me)
+    pending = decisions.pending_undo(ws, origin=args.origin, actor=actor)
+    undone = decisions.undo_last(ws, origin=args.origin, actor=actor, by=me) if pending else []
     if not pending or not undone:
         print("nothing to undo" if actor is None else f"nothing of {actor}'s to undo (--actor any: anyone's)")
         return 0

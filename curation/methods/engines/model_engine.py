@@ -54,10 +54,9 @@ class ModelEngine:
         """Tokens of prompt + response under the target model's tokenizer (for token budgets)."""
         from transformers import AutoTokenizer
 
-        from curation.model.loading import resolve
+        from curation.model.loading import tokenizer_location
 
-        _, location = resolve(self.models["target"])
-        tokenizer = AutoTokenizer.from_pretrained(location)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_location(self.models["target"]))
         texts = [r.prompt + "\n" + r.response for r in self.records]
         out = np.empty(len(texts), np.int64)
         for s in range(0, len(texts), 1000):
