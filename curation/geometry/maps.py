@@ -93,16 +93,32 @@ def knn_graph(X: np.ndarray, k: int, *, progress: Progress | None = None,
     return idx.astype(np.int64), np.clip(1.0 - sims, 0.0, 2.0).astype(np.float32)
 
 
+PCA_BLOCK = 65_536  # rows per float64 block: a 1M x 384 pool never becomes one N x d float64 copy (3 GB)
+
+
 def pca_2d(X: np.ndarray) -> np.ndarray:
-    """The two leading principal components (float32 [n, 2]; zeros where there is no second direction)."""
-    X = np.asarray(X, dtype=np.float64)
-    out = np.zeros((len(X), 2), dtype=np.float32)
-    if len(X) < 2:
+    """The two leading principal components (float32 [n, 2]; zeros where there is no second direction).
+
+    Through the d x d covariance, accumulated in float64 blocks, not an SVD of the centred N x d matrix: the
+    same components (up to sign, fixed here so the largest loading is positive) in O(d^2) extra memory."""
+    X = np.asarray(X)
+    n = len(X)
+    out = np.zeros((n, 2), dtype=np.float32)
+    if n < 2:
         return out
-    centred = X - X.mean(axis=0)
-    u, s, _ = np.linalg.svd(centred, full_matrices=False)
-    take = min(2, len(s))
-    out[:, :take] = (u[:, :take] * s[:take]).astype(np.float32)
+    blocks = range(0, n, PCA_BLOCK)
+    mean = sum(X[s:s + PCA_BLOCK].sum(axis=0, dtype=np.float64) for s in blocks) / n
+    cov = np.zeros((X.shape[1], X.shape[1]))
+    for s in blocks:
+        centred = X[s:s + PCA_BLOCK].astype(np.float64) - mean
+        cov += centred.T @ centred
+    values, vectors = np.linalg.eigh(cov)  # ascending
+    values, vectors = values[::-1][:2], vectors[:, ::-1][:, :2]
+    keep = values > values[0] * 1e-12 if values[0] > 0 else np.zeros(len(values), bool)
+    vectors = vectors * np.sign(vectors[np.abs(vectors).argmax(axis=0), range(vectors.shape[1])])
+    for s in blocks:
+        projected = (X[s:s + PCA_BLOCK].astype(np.float64) - mean) @ vectors
+        out[s:s + PCA_BLOCK, :len(values)] = np.where(keep, projected, 0.0)
     return out
 
 

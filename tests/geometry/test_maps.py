@@ -46,6 +46,24 @@ def test_tiny_pools_get_a_pca_map_equal_to_sklearns():
         maps.layout(X, maps.MapConfig(method="umap"))
 
 
+def test_pca_in_blocks_equals_sklearn_and_a_line_has_no_second_axis(monkeypatch):
+    """The blocked covariance path (blocks of 7 rows here, 65,536 in use) against sklearn's SVD-based PCA."""
+    from sklearn.decomposition import PCA
+
+    monkeypatch.setattr(maps, "PCA_BLOCK", 7)
+    rng = np.random.default_rng(3)
+    X = (rng.normal(size=(50, 12)) * np.linspace(3, 0.1, 12) + 5).astype(np.float32)
+    coords = maps.pca_2d(X)
+    reference = PCA(n_components=2).fit_transform(X.astype(np.float64))
+    for c in range(2):
+        sign = np.sign(np.dot(coords[:, c], reference[:, c]))
+        np.testing.assert_allclose(coords[:, c] * sign, reference[:, c], atol=1e-4)
+    line = np.outer(np.arange(20, dtype=np.float32), rng.normal(size=8).astype(np.float32))
+    flat = maps.pca_2d(line)
+    np.testing.assert_allclose(np.abs(flat[:, 0]), np.abs(np.linalg.norm(line - line.mean(0), axis=1)), rtol=1e-4)
+    assert not flat[:, 1].any()
+
+
 @pytest.mark.slow
 def test_umap_keeps_clusters_and_neighbourhoods_and_stops_between_epochs():
     X, labels = clustered()
