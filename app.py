@@ -15,7 +15,7 @@ from pages._job_panel import job_card, watch_finished_jobs
 
 st.set_page_config(page_title="curation", page_icon="🗂️", layout="wide")  # an emoji: drawn locally
 
-ws = workspace()
+ws = workspace(from_entrypoint=True)
 if not st.session_state.get("_worker_checked"):
     st.session_state["_worker_checked"] = True
     start_worker(ws)

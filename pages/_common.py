@@ -31,9 +31,30 @@ def _open_workspace(root: str) -> Workspace:
     return Workspace(root)
 
 
-def workspace() -> Workspace:
-    """The app's workspace: $CURATION_WORKSPACE, default ./workspace (one shared object per server)."""
+def workspace(*, from_entrypoint: bool = False) -> Workspace:
+    """The app's workspace: $CURATION_WORKSPACE, default ./workspace (one shared object per server). Pages call
+    it first; app.py, which calls st.navigation itself, passes `from_entrypoint`."""
+    if not from_entrypoint:
+        _leave_folder_navigation()
     return _open_workspace(os.environ.get(WORKSPACE_ENV, DEFAULT_WORKSPACE))
+
+
+def _leave_folder_navigation() -> None:
+    """When a server's first session opens a page's URL (a bookmark, a tab reconnecting after a restart),
+    Streamlit runs that page's script alone with a sidebar listing every file in pages/: its old multipage mode,
+    which it leaves only once `st.navigation` has been called. Leave it and rerun, so app.py draws this page."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    global _FOLDER_NAVIGATION_CHECKED
+    if _FOLDER_NAVIGATION_CHECKED:  # once per server: after it, only AppTest resets Streamlit's flag, per run
+        return
+    _FOLDER_NAVIGATION_CHECKED = True
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False  # what st.navigation itself sets
+        st.rerun()
+
+
+_FOLDER_NAVIGATION_CHECKED = False
 
 
 def actor() -> str:
