@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from curation.errors import CurationError, InputError
-from curation.geometry.embed import FIELDS, EmbedConfig, Encoder, embed_pool, embed_texts, sample_text, store_spec
-from curation.geometry.embed_cache import EmbeddingStore, text_keys
+from curation.geometry.embed import FIELDS, EmbedConfig, embed_in_workspace, embed_pool, sample_text
+from curation.geometry.embed_cache import text_keys
 from curation.records import Record, normalise
 
 if TYPE_CHECKING:
@@ -221,13 +221,7 @@ def _rows_checked(ws: Workspace, all_ids: list[str], sample_ids: Sequence[str] |
 
 def _embed_eval(ws: Workspace, texts: list[str], embed_config: EmbedConfig, progress: Progress | None) -> np.ndarray:
     """The eval rows' vectors from the encoder and cache the pool's vectors came from."""
-    spec = store_spec(embed_config)
-    encoder = None
-    if spec is None:  # a hub model: its revision is known once loaded
-        encoder = Encoder(embed_config)
-        spec = encoder.spec
-    store = EmbeddingStore.for_workspace(ws, spec)
-    return embed_texts(texts, store, encoder=encoder, config=embed_config, progress=progress)
+    return embed_in_workspace(ws, texts, embed_config, progress=progress)
 
 
 def _exact_pairs(eval_texts: Sequence[str], pool_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -278,6 +278,13 @@ def embed_pool(ws: Workspace, config: EmbedConfig = EmbedConfig(), *, field: str
     from curation.workspace import samples
 
     texts = [sample_text(record, field) for _, record in samples.iter_records(ws)]
+    return embed_in_workspace(ws, texts, config, progress=progress, should_stop=should_stop, encode=encode)
+
+
+def embed_in_workspace(ws: Workspace, texts: Sequence[str], config: EmbedConfig = EmbedConfig(), *,
+                       progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+                       encode: Callable[..., np.ndarray] | None = None) -> np.ndarray:
+    """Embeddings of any texts through the workspace's cache for this encoder (the pool's, an eval set's)."""
     spec = store_spec(config)
     encoder = None
     if spec is None:  # a hub model: load it to learn its revision

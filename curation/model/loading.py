@@ -177,13 +177,19 @@ def _convert_gguf(gguf: Path, folder: Path) -> None:
         tokenizer.save_pretrained(tmp)
         meta = {"source": str(gguf), "model": DEFAULT_MODEL, "converted": time.time(), "version": CONVERSION_VERSION}
         (tmp / "curation-model.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        try:
-            os.rename(tmp, folder)  # atomic publish; fails if another process published first
-        except OSError:
-            if not (folder / "curation-model.json").exists():
-                raise
+        _publish(tmp, folder, "curation-model.json")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _publish(tmp: Path, folder: Path, marker: str) -> None:
+    """Rename a finished folder into place atomically; losing the race to another process that published the
+    same folder (its `marker` file exists) is fine."""
+    try:
+        os.rename(tmp, folder)
+    except OSError:
+        if not (folder / marker).exists():
+            raise
 
 
 def _default_folder() -> Path:
@@ -210,11 +216,7 @@ def tokenizer_location(name_or_path: str | None) -> str:
         try:
             with contextlib.redirect_stderr(io.StringIO()):
                 AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(tmp)
-            try:
-                os.rename(tmp, folder)  # atomic publish; another process may have published first
-            except OSError:
-                if not (folder / "tokenizer_config.json").exists():
-                    raise
+            _publish(tmp, folder, "tokenizer_config.json")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return str(folder)
