@@ -1,7 +1,7 @@
-"""Issue 7: the evidence report. One command regenerates bench/REPORT.md and its PNG plots:
+"""The evidence report. One command regenerates bench/REPORT.md and its PNG plots:
 
-    flock /tmp/cpu.lock .venv/bin/python bench/run.py            # full: about an hour on 2 CPU cores
-    .venv/bin/python bench/run.py --quick                        # smoke run, ~5 min, writes /tmp/curation-report-quick/
+    flock /tmp/cpu.lock .venv/bin/python bench/run.py            # full: several hours on 2 CPU cores, resumable
+    .venv/bin/python bench/run.py --quick                 # smoke run, ~10 min, writes /tmp/curation-report-quick/
 
 Data from ../shared/data, the default models from their packages (HF_HUB_OFFLINE=1). Every selection run,
 fine-tuned model and comparison is kept in $BENCH_CACHE/report-<mode>/ (default /tmp/bench_cache) the moment it
@@ -32,8 +32,8 @@ from bench.report import settings as S  # noqa: E402
 from bench.report.document import write_report  # noqa: E402
 from bench.report.store import ResultStore  # noqa: E402
 
-# cheap-to-lose last: training at the smaller budgets stops cleanly at --max-minutes (reported as not run)
-STAGES = ("dolly", "transfer", "train", "alpaca", "train_more")
+# the largest budget of both pools first; later stages stop cleanly at --max-minutes (reported as not run)
+STAGES = ("dolly", "eval_dolly_top", "alpaca", "eval_alpaca_top", "eval_dolly_rest", "eval_alpaca_rest", "summary")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,9 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-minutes", type=float, default=0.0,
                         help="do not start a stage after this many minutes (it is reported as not run)")
     parser.add_argument("--fresh", action="store_true", help="forget the cache and start over")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: on 2 shared cores a second thread competing with another "
-                             "job made training 5-10x slower here; use 2 on an idle machine)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads (default 2; use 1 when another job shares the 2 cores: two competing "
+                             "threads made training 5-10x slower here)")
     args = parser.parse_args(argv)
     settings = S.QUICK if args.quick else S.FULL
     import torch
@@ -125,36 +125,50 @@ class Run:
     def stage_alpaca(self) -> None:
         self._select("alpaca")
 
-    def stage_train(self) -> None:
-        """Fine-tuning at the largest budget (plus the base model and the full slice)."""
-        self._train(only_top=True)
+    def stage_eval_dolly_top(self) -> None:
+        self._evaluate("dolly", top=True)
 
-    def stage_train_more(self) -> None:
-        """Fine-tuning at the other budgets."""
-        self._train(only_top=False)
+    def stage_eval_alpaca_top(self) -> None:
+        self._evaluate("alpaca", top=True)
 
-    def _train(self, only_top: bool) -> None:
-        from bench.report.data import heldout, self_instruct
-        from bench.report.training_eval import evaluate
+    def stage_eval_dolly_rest(self) -> None:
+        self._evaluate("dolly", top=False)
 
-        if "dolly" not in self.selections:
-            self._select("dolly")
-        pool = self._pool("dolly")
-        evals = {"heldout": heldout(pool, self.settings), "self_instruct": self_instruct(self.settings)}
+    def stage_eval_alpaca_rest(self) -> None:
+        self._evaluate("alpaca", top=False)
+
+    def stage_summary(self) -> None:
+        """Every evaluation finished so far (by this or an earlier invocation), whatever stages ran now."""
+        from bench.report.evaluations import summarise
+
+        for name in ("dolly", "alpaca"):
+            if name not in self.selections:
+                self._select(name)
+            pool = self._pool(name)
+            _, ranges = self._eval_file()
+            self.res.setdefault("train", {})[name] = [summarise(pool, self.settings, self.store, ranges, b)
+                                                      for b in self.settings.budgets(len(pool))]
+
+    def _eval_file(self):
+        from bench.report.data import eval_file, eval_info
+
+        path, ranges = eval_file(self._pool("dolly"), self.settings, self.cache)
+        self.res["eval_file"] = {**eval_info(self.cache), "ranges": ranges}
+        return path, ranges
+
+    def _evaluate(self, name: str, top: bool) -> None:
+        from bench.report.evaluations import run_budget
+
+        if name not in self.selections:
+            self._select(name)
+        pool = self._pool(name)
+        path, _ = self._eval_file()
+        budgets = self.settings.budgets(len(pool))
         deadline = self.started + 60 * self.max_minutes if self.max_minutes else None
-        budgets = [max(self.settings.budgets(len(pool)))] if only_top else None
-        self.res["train"] = evaluate(pool, self.selections["dolly"], evals, self.settings, self.store, deadline,
-                                     budgets)
-
-    def stage_transfer(self) -> None:
-        from bench.report.transfer import compare
-
-        if "dolly" not in self.selections:
-            self._select("dolly")
-        pool = self._pool("dolly")
-        top = max(self.settings.budgets(len(pool)))
-        self.res["transfer"] = compare(pool, self.settings, self.store, self.cache,
-                                       self.selections["dolly"]["learning_pct"][top][0])
+        for b in (budgets[:1] if top else budgets[1:]):
+            left = run_budget(pool, self.selections[name], path, self.settings, self.store, b, deadline)
+            if left:
+                self.missing[f"{name} at {b} samples"] = f"{len(left)} evaluations not run (past --max-minutes)"
 
     def write(self) -> None:
         minutes = (time.time() - self.started) / 60
@@ -163,10 +177,14 @@ class Run:
         self.res["wall_minutes"] = minutes
         self.res["invocations"] = sorted(history.values(), reverse=True)
         units = [v.get("wall", v.get("seconds", 0.0)) for k, v in self.store.data.items()
-                 if k.startswith(("sel/", "train/")) and isinstance(v, dict)]
+                 if k.startswith("sel/") and isinstance(v, dict)]
+        units += [v for k, v in self.store.data.items() if k.startswith("eval/") and k.endswith("/seconds")]
         self.res["unit_minutes"] = sum(u for u in units if u) / 60  # the work itself, however many invocations
         self.res["missing"] = dict(self.missing)
-        write_report(self.res, self.settings, self.out, self.command)
+        try:  # a drawing or layout slip must not stop hours of training: the cache keeps every result
+            write_report(self.res, self.settings, self.out, self.command)
+        except Exception:
+            traceback.print_exc()
         (self.cache / "report_data.json").write_text(json.dumps(self.res, default=float)[:50_000_000])
 
 

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 ROLES = ("system", "user", "assistant")
-_WHITESPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,9 @@ class Record:
 
 def normalise(text: str) -> str:
     """The form under which two texts count as exact duplicates: NFC, whitespace runs folded, trimmed."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    # str.split() splits on exactly the characters regex \s matches (str.isspace), and strips: the same as
+    # re.sub(r"\s+", " ", t).strip() (tests compare both over every code point), at a fifth of the cost
+    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 def content_id(messages: tuple[Message, ...] | list[Message]) -> str:

@@ -13,6 +13,19 @@ from curation.workspace import Workspace, samples
 
 GROUPS_PER_PAGE = 5
 COLUMNS = 4
+MEMBERS_SHOWN = 12  # a group of hundreds of copies shows its first ones; "Keep all" and the verdicts cover all
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _scan_files(root: str, stamp: int | None) -> dup_store.ScanFiles | None:
+    """The saved scan's files (pairs, ids, lengths, embeddings): read once per scan, shared by every session."""
+    return dup_store.read_files(Workspace(root))
+
+
+def saved_scan(ws: Workspace) -> SavedScan | None:
+    """The saved scan with the decisions made since: a rerun reads only the decided samples."""
+    stamp = dup_store.stamp(ws)
+    return None if stamp is None else dup_store.load(ws, files=_scan_files(str(ws.root), stamp))
 
 
 def _keep_one(ws: Workspace, group_ids: list[str], keeper_id: str) -> None:
@@ -39,7 +52,7 @@ def _member(ws: Workspace, label: str, sample_id: str, group_ids: list[str], rec
 def group_cards(ws: Workspace, saved: SavedScan, shown: view.Preview, *, page_key: str) -> None:
     """One page of groups (largest first) and the pagination under them (its page in session key `page_key`)."""
     for group in shown.page(int(st.session_state.get(page_key, 1)), GROUPS_PER_PAGE):
-        records = samples.get_many(ws, group.ids)
+        records = samples.get_many(ws, group.ids[:MEMBERS_SHOWN])
         with st.container(border=True, key=f"dup_group_{group.number}"):
             head, button = st.columns([4, 1])
             head.markdown(f"**Group {group.number} of {len(shown.groups):,}** · {len(group.rows)} samples")
@@ -47,12 +60,16 @@ def group_cards(ws: Workspace, saved: SavedScan, shown: view.Preview, *, page_ke
                           on_click=_keep_all, args=(ws, group.ids), width="stretch",
                           help="These are not duplicates: keep every one, and leave them out of later previews.")
             width = min(len(group.rows), COLUMNS)
-            for start in range(0, len(group.rows), width):
-                for column, row, sample_id in zip(st.columns(width), group.rows[start:start + width],
+            shown_rows = group.rows[:MEMBERS_SHOWN]
+            for start in range(0, len(shown_rows), width):
+                for column, row, sample_id in zip(st.columns(width), shown_rows[start:start + width],
                                                   group.ids[start:start + width]):
                     with column:
                         _member(ws, view.member_label(row, shown.by_row, saved.pool.protected), sample_id,
                                 group.ids, records[sample_id])
+            if len(group.rows) > MEMBERS_SHOWN:
+                st.caption(f"… and {len(group.rows) - MEMBERS_SHOWN:,} more samples in this group (the threshold "
+                           "plan and the buttons cover them all).")
     with st.container(horizontal=True, vertical_alignment="center"):
         st.pagination(view.n_pages(len(shown.groups), GROUPS_PER_PAGE), key=page_key)
         st.caption(f"{GROUPS_PER_PAGE} groups per page, largest first.")

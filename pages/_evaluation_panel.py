@@ -53,6 +53,9 @@ def _start_form(ws: Workspace, run: runs.Run, iterations: list[int], busy: bool)
     elif not held:
         st.info("No held-out split yet. Carve one on the command line before the first run "
                 "(`python -m curation heldout --rows 500`), or name a file.", icon=":material/call_split:")
+    once = st.checkbox("Train each random subset once (seed r mod the seeds: fewer models)", key="eval_random_once",
+                       help="R random models instead of R x S, each paired with the selection's model of its seed. "
+                            "Models another evaluation here already trained are reused either way.")
     decontaminate = st.checkbox("Leave out held-out rows that near-duplicate a training row", value=True,
                                 key="eval_decontaminate", help="Exact copies and cosine >= 0.9 on the embedding "
                                 "in use; how many were left out shows with the results.")
@@ -61,7 +64,8 @@ def _start_form(ws: Workspace, run: runs.Run, iterations: list[int], busy: bool)
                  icon=":material/science:"):
         with shown_errors():
             config = EvaluateConfig(random_subsets=subsets, train_seeds=seeds, token_matched=matched,
-                                    heldout="split" if source == "split" else path, decontaminate=decontaminate)
+                                    each_random_once=once, heldout="split" if source == "split" else path,
+                                    decontaminate=decontaminate)
             evaluation_id = create_evaluation(ws, run.run_id, int(iteration), config)
             submit_once(ws, "evaluate", {"evaluation_id": evaluation_id})
             st.session_state[f"eval_shown_{run.run_id}"] = evaluation_id

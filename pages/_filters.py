@@ -30,16 +30,19 @@ def _choices(_ws: Workspace, root: str, version: tuple) -> tuple:
 
 def _near_duplicate_ids(ws: Workspace, col, key: str) -> list[str] | None:
     """A checkbox for "in a near-duplicate group" at the Duplicates page's threshold (None: not filtering)."""
-    saved = dup_store.load(ws)
-    if saved is None:
+    from pages._dup_groups import saved_scan
+
+    floor = dup_store.saved_floor(ws)  # the scan itself is read only once the box is ticked
+    if floor is None:
         col.caption("Near-duplicate groups: scan on the Duplicates page first.")
         return None
-    threshold = duplicates_view.threshold_in(st.session_state, saved.floor)
+    threshold = duplicates_view.threshold_in(st.session_state, floor)
     if not col.checkbox(f"Only near-duplicate groups (cosine ≥ {threshold:.3f})", key=f"{key}_near",
                         persist_state="session", help="From the last scan on the Duplicates page, at its slider's "
                                                       "threshold; rejected samples are left out."):
         return None
-    return dup_store.grouped_ids(saved, threshold)
+    saved = saved_scan(ws)
+    return None if saved is None else dup_store.grouped_ids(saved, threshold)
 
 
 def filter_controls(ws: Workspace, *, key: str, default_statuses: tuple[str, ...] = ()) -> browse.Filter:

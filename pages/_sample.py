@@ -29,7 +29,7 @@ def undo(ws: Workspace) -> list[str]:
     return undone
 
 
-def meta(d: browse.SampleDetail) -> None:
+def meta(d: sample_view.SampleDetail) -> None:
     """Where a sample came from, which runs picked it, and its decision history."""
     st.markdown(sample_view.status_line(d.state))
     st.caption(sample_view.origin_caption(d))
@@ -45,7 +45,7 @@ def meta(d: browse.SampleDetail) -> None:
 
 def sample_panel(ws: Workspace, sample_id: str, *, key: str) -> None:
     """A sample with approve / reject / pin / clear buttons (the Data page's row detail)."""
-    d = browse.detail(ws, sample_id)
+    d = sample_view.detail(ws, sample_id)
     text_col, side_col = st.columns([3, 2])
     with text_col:
         show_record(d.record)

@@ -11,7 +11,7 @@ from curation.geometry import dedup_scan as dup_store
 from curation.services import duplicates_view as view
 from curation.services import plots
 from pages._common import confirm, md, require_pool, workspace
-from pages._dup_groups import group_cards
+from pages._dup_groups import group_cards, saved_scan
 from pages._job_panel import job_panel, submit_once
 
 ws = workspace()
@@ -20,7 +20,7 @@ st.title("Duplicates")
 require_pool(ws)
 
 busy = job_panel(ws, ("dedup_scan",), where="duplicates")
-saved = dup_store.load(ws)
+saved = saved_scan(ws)
 
 with st.expander("Scan for duplicates" if saved is None else "Scan again", expanded=saved is None):
     st.caption("Exact duplicates are identical texts (after folding whitespace); near duplicates are pairs whose "
@@ -53,9 +53,19 @@ if saved.stale:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def curve(_scan: dedup.Scan, key: str) -> tuple[list[float], list[int], list[int]]:
+def curve(_scan: dedup.Scan, key: tuple) -> tuple[list[float], list[int], list[int]]:
     """Dropped and group counts over the slider's range (keyed by what the scan holds now)."""
     return dup_store.curve(_scan)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def preview(_saved: dup_store.SavedScan, key: tuple, threshold: float, keeper: str) -> view.Preview:
+    """The plan at this threshold, kept until a scan, a decision or a "keep all" changes what it depends on
+    (a rerun that only pages or scrolls does not plan a million rows again)."""
+    return view.preview(_saved, threshold, keeper)
+
+
+scan_state = (str(ws.root), *dup_store.state_key(ws))  # with the workspace: a server may open several
 
 
 # -- threshold: live counts -----------------------------------------------------------------------------
@@ -65,10 +75,10 @@ threshold = slider_col.slider("Cosine threshold", min_value=float(saved.floor), 
                               key=view.threshold_key(saved.floor), persist_state="session")
 keeper = keeper_col.selectbox("Keep in each group", list(view.KEEPERS), format_func=view.KEEPERS.get,
                               key="dup_keeper", persist_state="session")
-shown = view.preview(saved, threshold, keeper)
+shown = preview(saved, scan_state, threshold, keeper)
 for col, (label, value) in zip(st.columns(4), shown.tiles()):
     col.metric(label, value)
-st.plotly_chart(plots.threshold_curve(*curve(scan, dup_store.curve_key(saved)), current=threshold),
+st.plotly_chart(plots.threshold_curve(*curve(scan, scan_state), current=threshold),
                 key="dup_curve", config={"displaylogo": False})
 drops, groups = shown.drops, shown.groups
 

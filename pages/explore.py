@@ -75,7 +75,7 @@ if choice == "score":
     score = (detail_col if run_id is None else run_col).selectbox("Score", options, key="explore_score")
 
 colours = map_colours.colour_values(ws, choice, texts=texts, clusters=pool_map.clusters, ids=ids, run_id=run_id,
-                                    iteration=iteration, score=score)
+                                    iteration=iteration, score=score, index=points.index)
 figure, drawn = map_figure.pool_map_figure(
     pool_map.coords, colours, lambda rows: data.drawn_hover(root, points.version, points.rowids[rows]))
 event = st.plotly_chart(figure, key=f"explore_map_{state.get(map_selection.GENERATION, 0)}", on_select="rerun",

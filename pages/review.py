@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from curation.services import browse, review_queue
+from curation.services import browse, review_queue, sample_view
 from pages._common import actor, confirm, md, require_pool, show_record, shown_errors, workspace
 from pages._filters import DATA_FILTER, MAP_SELECTION
 from pages._sample import decide, meta
@@ -76,7 +76,7 @@ if current is None:
                       on_click=undo_last, width="stretch")
 else:
     with shown_errors():
-        d = browse.detail(ws, current)
+        d = sample_view.detail(ws, current)
         keyed = (("approve", "Approve", ":material/check:", "a"),
                  ("reject", "Reject", ":material/block:", "x"),
                  ("skip", "Skip", ":material/skip_next:", "space"))
@@ -101,7 +101,7 @@ else:
 with st.expander(f"Bulk action on this queue ({left:,} samples)"):
     st.caption("Decides every sample the queue holds now (skipped ones included), in one undoable step.")
     bulk_filter = replace(queue_filter, exclude_ids=())
-    n_bulk = browse.count(ws, bulk_filter)
+    n_bulk = browse.count(ws, bulk_filter) if session.skipped else left  # the same filter when none is skipped
     for col, action in zip(st.columns(2), ("approve", "reject")):
         if col.button(f"{action.capitalize()} all {n_bulk:,}", key=f"review_bulk_{action}", width="stretch"):
             state["review_bulk"] = action

@@ -1,5 +1,5 @@
-"""PNG figures (matplotlib, Agg backend): Vendi against size, response lengths, fine-tuning losses, LP
-agreement between selector sizes, and where the time goes."""
+"""PNG figures (matplotlib, Agg backend): Vendi against size, response lengths, held-out loss differences against
+random, and where the time goes."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import numpy as np
 from bench.report.stats import mean_std
 
 LABELS = {"diverse_evol": "DiverseEvol", "kcenter": "K-Center (one-shot)", "random": "random",
-          "iterit": "IterIT", "learning_pct": "learning pct (LP1_app)", "cluster_random": "cluster-random",
-          "longest": "longest response", "pool": "pool"}
+          "iterit": "IterIT", "learning_pct": "learning percentage (Mekala et al. 2024)",
+          "cluster_random": "cluster-random",
+          "longest": "longest response", "static_ifd": "static IFD", "pool": "pool"}
 COLORS = {"diverse_evol": "C3", "kcenter": "C1", "random": "C7", "iterit": "C0", "learning_pct": "C2",
-          "cluster_random": "C4", "longest": "C5", "pool": "k"}
+          "cluster_random": "C4", "longest": "C5", "static_ifd": "C6", "pool": "k"}
 
 
 def _plt():
@@ -75,49 +76,34 @@ def length_plot(contents: dict, title: str, path: Path) -> None:
     plt.close(fig)
 
 
-def loss_plot(train: dict, eval_names: dict[str, str], path: Path) -> None:
+def evaluation_plot(train: dict, eval_names: dict[str, str], path: Path) -> None:
+    """One panel per pool and budget: each method's difference against random with its 95% interval, per
+    evaluation set (left of zero: lower held-out loss than random)."""
+    cells = [(pool, cell) for pool, per in train.items() for cell in per if cell.get("methods")]
+    if not cells:
+        return
     plt = _plt()
-    fig, axes = plt.subplots(1, len(eval_names), figsize=(11, 4.2), squeeze=False)
-    budgets = sorted(train["budgets"], key=int)
-    for ax, (key, label) in zip(axes[0], eval_names.items()):
-        methods = [m for m in LABELS if any(m in train["budgets"][b] for b in budgets)]
-        width = 0.8 / max(1, len(methods))
-        for j, method in enumerate(methods):
-            xs, ms, sds = [], [], []
-            for i, b in enumerate(budgets):
-                runs = train["budgets"][b].get(method)
-                if runs:
-                    m, s = mean_std([r[key]["loss"] for r in runs])
-                    xs.append(i + (j - (len(methods) - 1) / 2) * width)
-                    ms.append(m)
-                    sds.append(2 * s if method == "random" else 0)
-            name = "random (mean ± 2 sd, seeds)" if method == "random" else LABELS[method]
-            ax.errorbar(xs, ms, yerr=sds, fmt="o", color=COLORS[method], label=name, ms=5, capsize=3)
-        if train.get("base"):
-            ax.axhline(train["base"][key]["loss"], color="k", ls=":", label="base model (no training)")
-        if "full" in train:
-            ax.axhline(train["full"][key]["loss"], color="C8", ls="--",
-                       label="full slice, same steps as the largest budget")
-        ax.set_xticks(range(len(budgets)), [f"{b} samples" for b in budgets])
-        ax.set(ylabel="mean response loss (NLL)", title=label)
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def transfer_plot(transfer: dict, path: Path) -> None:
-    from scipy.stats import rankdata
-
-    plt = _plt()
-    a = np.array([np.nan if v is None else v for v in transfer["lp_big"]], float)
-    b = np.array([np.nan if v is None else v for v in transfer["lp_small"]], float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.scatter(rankdata(a[ok]) / ok.sum(), rankdata(b[ok]) / ok.sum(), s=4, alpha=0.5)
-    ax.set(xlabel="LP1_app rank, SmolLM2-135M (30 layers)",
-           ylabel=f"LP1_app rank, {transfer['model']['layers']}-layer cut",
-           title=f"Spearman {transfer['spearman_lp']:.2f} over {int(ok.sum())} samples")
+    fig, axes = plt.subplots(1, len(cells), figsize=(4.6 * len(cells), 4.4), squeeze=False, sharey=True)
+    for ax, (pool, cell) in zip(axes[0], cells):
+        labels = []
+        for method, row in cell["methods"].items():
+            kinds = (("vs_random", LABELS[method]), ("vs_token_matched", f"{LABELS[method]}\nvs token-matched"))
+            for kind, name in kinds:
+                if row.get(kind):
+                    labels.append((name, row[kind]))
+        for j, (key, label) in enumerate(eval_names.items()):
+            for i, (_, diffs) in enumerate(labels):
+                d = diffs.get(key)
+                if d:
+                    y = i + (j - 0.5) * 0.3
+                    ax.errorbar([d["mean"]], [y], xerr=[[d["mean"] - d["low"]], [d["high"] - d["mean"]]], fmt="o",
+                                color=f"C{j}", capsize=3, ms=5, label=label if i == 0 else None)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_yticks(range(len(labels)), [name for name, _ in labels], fontsize=8)
+        ax.set(xlabel="Δ held-out loss vs random (95% interval)",
+               title=f"{pool.capitalize()}, {cell['budget']} samples")
+        ax.invert_yaxis()
+    axes[0][0].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

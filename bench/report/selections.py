@@ -115,7 +115,7 @@ def method_configs(settings: Settings) -> dict[str, dict]:
     m = {"max_length": settings.max_length}
     return {"iterit": {**m, "epochs": settings.iterit_epochs},
             "diverse_evol": {**m, "rounds": settings.de_rounds, "epochs": settings.de_epochs},
-            "learning_pct": {**m, "score": "lp1_app"}}
+            "learning_pct": {**m, "score": "lp1_app"}, "static_ifd": m}
 
 
 def lp_trajectory(pool: Pool, run: dict) -> np.ndarray:
@@ -140,29 +140,30 @@ def file_trajectory(trajectory: np.ndarray) -> np.ndarray:
 
 
 def select_all(pool: Pool, settings: Settings, store: ResultStore, cache: Any) -> dict[str, dict[int, list]]:
-    """{method: {budget: [result per seed]}} for the cheap baselines and the three methods, every budget.
+    """{method: {budget: [result per seed]}} for the baselines, the ablations and the three methods, every budget.
 
-    DiverseEvol runs once at the largest budget: round t's pool is the selection a run with that budget and
-    t rounds makes (same seeded initial pool, same K-Center, same training); round 0 is its random draw.
-    Learning percentage trains its selector once; the other budgets reuse the recorded trajectories through
-    the method's own `trajectories_file` setting (same selection as retraining, at no cost).
+    DiverseEvol runs once per budget (its rounds give the Vendi curve). Learning percentage trains its selector
+    once, at the largest budget; the other budgets reuse the recorded trajectories through the method's own
+    `trajectories_file` setting (the same selection as retraining, at no cost). IterIT runs once per seed: its
+    result is the run's own model, so its seeds are run seeds.
     """
+    from curation.methods.diverse_evol import DiverseEvolConfig, pool_sizes
     from curation.workspace.arrays import save_array
 
     cfg = method_configs(settings)
     budgets = settings.budgets(len(pool))
     out: dict[str, dict[int, list]] = defaultdict(dict)
-    from curation.methods.diverse_evol import DiverseEvolConfig, pool_sizes
-
     top = max(budgets)
     round_sizes = pool_sizes(DiverseEvolConfig(rounds=settings.de_rounds), top)  # random and K-Center there too
     for b in sorted(set(budgets) | set(round_sizes)):
-        out["random"][b] = [run_method(pool, store, "random", b, seed=s) for s in settings.random_seeds]
+        out["random"][b] = [run_method(pool, store, "random", b, seed=s) for s in range(settings.train_seeds)]
         out["kcenter"][b] = [run_method(pool, store, "kcenter", b)]
     for b in budgets:
         for method in ("longest", "cluster_random"):
             out[method][b] = [run_method(pool, store, method, b)]
-    out["diverse_evol"][top] = [run_method(pool, store, "diverse_evol", top, config=cfg["diverse_evol"])]
+        out["static_ifd"][b] = [run_method(pool, store, "static_ifd", b, config=cfg["static_ifd"])]
+    for b in sorted(budgets, reverse=True):
+        out["diverse_evol"][b] = [run_method(pool, store, "diverse_evol", b, config=cfg["diverse_evol"])]
     lp_main = run_method(pool, store, "learning_pct", top, config=cfg["learning_pct"])
     out["learning_pct"][top] = [lp_main]
     traj_path = cache / f"lp_trajectory_{pool.name}.npy"
@@ -176,14 +177,16 @@ def select_all(pool: Pool, settings: Settings, store: ResultStore, cache: Any) -
     if check["iterations"][-1]["rows"] != lp_main["iterations"][-1]["rows"]:
         raise AssertionError("learning_pct from its recorded trajectories selected differently from the run")
     for b in sorted(budgets, reverse=True):  # the largest pays the base model's IFD pass (timing table)
-        out["iterit"][b] = [run_method(pool, store, "iterit", b, config=cfg["iterit"])]
+        out["iterit"][b] = [run_method(pool, store, "iterit", b, config=cfg["iterit"], seed=s)
+                            for s in settings.iterit_seeds]
     out["iterit"] = dict(sorted(out["iterit"].items()))
     return dict(out)
 
 
 def selection_at(results: dict[str, dict[int, list]], method: str, budget: int) -> list[list[int]]:
-    """Selected rows of `method` at `budget` (one list per seed); DiverseEvol's from the round of that size."""
-    if method == "diverse_evol":
+    """Selected rows of `method` at `budget` (one list per seed); DiverseEvol's from its run of that budget, else
+    the round of that size of its run at the largest budget."""
+    if method == "diverse_evol" and budget not in results.get(method, {}):
         out = []
         for runs_ in results.get(method, {}).values():
             for it in runs_[0]["iterations"]:

@@ -9,7 +9,8 @@ import time
 
 from bench.report.selections import CATEGORIES
 
-TIMED_METHODS = ("random", "cluster_random", "longest", "kcenter", "iterit", "diverse_evol", "learning_pct")
+TIMED_METHODS = ("random", "cluster_random", "longest", "kcenter", "static_ifd", "iterit", "diverse_evol",
+                 "learning_pct")
 
 
 def machine() -> dict:
@@ -42,8 +43,7 @@ def method_rows(results: dict, budget: int) -> list[dict]:
     rows = []
     for method in TIMED_METHODS:
         runs = results.get(method, {})
-        run = (runs.get(budget) or [None])[0] if method not in ("diverse_evol",) else \
-            next(iter(runs.values()), [None])[0]
+        run = (runs.get(budget) or [None])[0]
         if run is None:
             continue
         s = run["seconds"]

@@ -29,6 +29,8 @@ def register(sub: Any) -> None:
     p.add_argument("--iteration", type=int, help="its iteration (default: the last)")
     p.add_argument("--random-subsets", type=int, default=5, help="random subsets R (default 5)")
     p.add_argument("--seeds", type=int, default=3, help="training seeds S per subset (default 3)")
+    p.add_argument("--each-random-once", action="store_true", help="train random subset r once, with seed r mod "
+                   "S (R random models instead of R x S)")
     p.add_argument("--token-matched", action="store_true", help="random subsets hold the selection's trained "
                    "tokens instead of its sample count")
     p.add_argument("--heldout-file", default="", help="score this file (any importable format) instead of the "
@@ -63,7 +65,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.run is None:
             raise CurationError("evaluate needs --run RUN (or --resume EVALUATION)")
         config = EvaluateConfig(random_subsets=args.random_subsets, train_seeds=args.seeds,
-                                token_matched=args.token_matched, heldout=args.heldout_file or "split",
+                                token_matched=args.token_matched, each_random_once=args.each_random_once,
+                                heldout=args.heldout_file or "split",
                                 epochs=args.epochs, max_length=args.max_length, batch_size=args.batch_size,
                                 max_steps=args.max_steps, decontaminate=not args.no_decontaminate, seed=args.seed)
         evaluation_id = create_evaluation(ws, args.run, args.iteration, config)

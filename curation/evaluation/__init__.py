@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from curation.evaluation.evaluate import EvaluateConfig, create_evaluation, run_evaluation
 from curation.evaluation.heldout import carve, heldout_ids
-from curation.evaluation.intervals import Interval, pair_differences, paired_bootstrap
+from curation.evaluation.intervals import Interval, pair_by_seed, pair_differences, paired_bootstrap
 from curation.evaluation.results import Report, report
 
-__all__ = ["EvaluateConfig", "Interval", "Report", "carve", "create_evaluation", "heldout_ids", "pair_differences",
-           "paired_bootstrap", "report", "run_evaluation"]
+__all__ = ["EvaluateConfig", "Interval", "Report", "carve", "create_evaluation", "heldout_ids", "pair_by_seed",
+           "pair_differences", "paired_bootstrap", "report", "run_evaluation"]

@@ -23,7 +23,7 @@ import numpy as np
 from curation.configs import config_from_dict
 from curation.errors import Cancelled, CurationError
 from curation.evaluation import heldout as heldout_sets
-from curation.evaluation import results, subsets
+from curation.evaluation import results, reuse, subsets
 from curation.evaluation.results import ModelKey
 from curation.records import Record, record_from_json, record_to_json
 from curation.workspace import runs, samples
@@ -42,6 +42,7 @@ class EvaluateConfig:
     random_subsets: int = 5
     train_seeds: int = 3
     token_matched: bool = False  # random subsets hold the selection's trained tokens instead of its size
+    each_random_once: bool = False  # random subset r trained once, with seed r mod train_seeds (R models, not R x S)
     heldout: str = "split"  # "split" (carved with `heldout`) or a file in any importable format
     epochs: int | None = None
     max_length: int | None = None
@@ -50,6 +51,8 @@ class EvaluateConfig:
     lora: bool | None = None
     max_steps: int | None = None
     include_base: bool = True  # score the untrained target model too
+    retrain_selection: bool = True  # False: the method's in-run model stands for it (IterIT), the selection is not
+    # fine-tuned again
     decontaminate: bool = True  # leave out held-out rows near-duplicating a training row
     contamination_cosine: float = 0.9
     bootstrap_resamples: int = 2000
@@ -97,6 +100,9 @@ def create_evaluation(ws: Workspace, run_id: int, iteration: int | None = None,
     else:
         records = heldout_sets.read_records(config.heldout)
         source = {"source": config.heldout}
+    if not config.retrain_selection and not (run.method in IN_RUN_METHODS and it.checkpoint):
+        raise CurationError(f"run {run_id} ({run.method}) has no in-run model for iteration {it.iteration}: its "
+                            "selection must be fine-tuned (retrain_selection)")
     evaluation_id = results.create(ws, run_id, it.iteration, asdict(config), {**source, "rows": len(records)})
     text = "".join(json.dumps(record_to_json(r)) + "\n" for r in records)
     atomic_write_text(ws.path(*results.folder(ws, evaluation_id, "heldout.jsonl").split("/")), text)
@@ -145,19 +151,26 @@ def _run(ws: Workspace, evaluation: results.Evaluation, config: EvaluateConfig, 
     results.update(ws, eid, heldout=info)
     finished = {m.key for m in results.models(ws, eid)}
     del lm
+    heldout_sha, dtype = reuse.file_sha(heldout_path), run.models.get("dtype") or ""
     for done, key in enumerate(models):
         if key in finished:
             continue
         if should_stop is not None and should_stop():
             raise Cancelled(f"evaluation {eid} stopped after {done} of {len(models)} models")
+        rows = plan.get(key.role, {}).get(key.subset_index)
+        print_ = reuse.fingerprint(key, config=config, train_config=train_config, rows=rows, pool_ids=pool_ids,
+                                   heldout_sha=heldout_sha, dtype=dtype)
+        if print_ and reuse.reuse(ws, eid, key, print_, valid) is not None:
+            if progress is not None:
+                progress((done + 1) * 1000, len(models) * 1000, f"{key.label} reused from an earlier evaluation")
+            continue
         report = _scaled(progress, done, len(models), key.label)
         started = time.time()
-        rows = plan.get(key.role, {}).get(key.subset_index)
         lm, n_train, n_tokens, skipped = _model_for(ws, run, evaluation, config, train_config, key, rows, pool,
                                                     plan.get("skipped", {}), report, should_stop)
         losses = _score(lm, held, config, report, should_stop)
         results.add_model(ws, eid, key, losses, valid, n_train=n_train, n_tokens=n_tokens, skipped=skipped,
-                          seconds=time.time() - started)
+                          seconds=time.time() - started, fingerprint=print_)
         if progress is not None:
             progress((done + 1) * 1000, len(models) * 1000, f"{key.label} done")
 
@@ -231,10 +244,9 @@ def _models(ws: Workspace, run: runs.Run, evaluation: results.Evaluation, config
     keys = [ModelKey("base")] if config.include_base else []
     if _in_run_checkpoint(ws, run, evaluation):
         keys.append(ModelKey("in_run"))
-    for s in range(config.train_seeds):
-        keys.append(ModelKey("selection", 0, s))
-        keys += [ModelKey("random", r, s) for r in range(config.random_subsets)]
-    return keys
+    if config.retrain_selection:
+        keys += [ModelKey("selection", 0, s) for s in range(config.train_seeds)]
+    return keys + results.random_model_keys(asdict(config))
 
 
 def _in_run_checkpoint(ws: Workspace, run: runs.Run, evaluation: results.Evaluation) -> str:

@@ -41,13 +41,29 @@ def pair_differences(method: np.ndarray, random: np.ndarray) -> np.ndarray:
     random subset's model trained with seed s is paired with the method's model of seed s. A method with one
     model only (an in-run checkpoint: `method` of one row) is paired with every random model.
     """
+    random = np.asarray(random, np.float64)
+    if random.ndim != 3:
+        raise CurationError(f"random losses must be [subsets, seeds, samples], got shape {random.shape}")
+    subsets, seeds, n = random.shape
+    return pair_by_seed(method, random.reshape(subsets * seeds, n), np.tile(np.arange(seeds), subsets))
+
+
+def pair_by_seed(method: np.ndarray, random: np.ndarray, random_seeds: np.ndarray) -> np.ndarray:
+    """[pairs, samples]: each random model (a row of `random`, trained with seed `random_seeds[i]`) paired with
+    the method's model of that seed (row s of `method`), in the order of `random`; a method with one model is
+    paired with every random model."""
     method = np.asarray(method, np.float64)
     random = np.asarray(random, np.float64)
-    if method.ndim != 2 or random.ndim != 3 or method.shape[1] != random.shape[2]:
-        raise CurationError(f"losses do not line up: method {method.shape}, random {random.shape}")
-    if method.shape[0] not in (1, random.shape[1]):
-        raise CurationError(f"{method.shape[0]} method seeds cannot be paired with {random.shape[1]} random seeds")
-    return (method[None, :, :] - random).reshape(-1, method.shape[1])
+    seeds = np.asarray(random_seeds, np.int64)
+    if method.ndim != 2 or random.ndim != 2 or method.shape[1] != random.shape[1] or len(seeds) != len(random):
+        raise CurationError(f"losses do not line up: method {method.shape}, random {random.shape}, "
+                            f"{len(seeds)} random seeds")
+    if method.shape[0] == 1:
+        return method - random
+    if set(seeds.tolist()) != set(range(method.shape[0])):  # every model of each side is in some pair
+        raise CurationError(f"{method.shape[0]} method seeds cannot be paired with random seeds "
+                            f"{sorted(set(seeds.tolist()))}")
+    return method[seeds] - random
 
 
 def paired_bootstrap(diffs: np.ndarray, *, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:

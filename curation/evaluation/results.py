@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from curation.errors import CurationError
-from curation.evaluation.intervals import Interval, pair_differences, paired_bootstrap
+from curation.evaluation.intervals import Interval, pair_by_seed, paired_bootstrap
 from curation.workspace.arrays import load_array, save_array
 from curation.workspace.db import Workspace
 
@@ -62,8 +62,10 @@ class ModelResult:
     skipped: int
     heldout_loss: float
     losses_path: str
-    seconds: float
+    seconds: float  # spent by this evaluation (0 for a model reused from another)
     created: float
+    fingerprint: str = ""
+    reused_from: int | None = None  # the evaluation that trained and scored it
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,8 @@ def list_evaluations(ws: Workspace, run_id: int | None = None) -> list[Evaluatio
 
 
 def add_model(ws: Workspace, evaluation_id: int, key: ModelKey, losses: np.ndarray, valid: np.ndarray, *,
-              n_train: int, n_tokens: int, skipped: int, seconds: float) -> ModelResult:
+              n_train: int, n_tokens: int, skipped: int, seconds: float, fingerprint: str = "",
+              reused_from: int | None = None) -> ModelResult:
     """Store one scored model: its losses file first, then its row (a row always has its file)."""
     rel = folder(ws, evaluation_id, key.file_name)
     save_array(ws.path(*rel.split("/")), np.asarray(losses, np.float32))
@@ -123,17 +126,28 @@ def add_model(ws: Workspace, evaluation_id: int, key: ModelKey, losses: np.ndarr
     now = time.time()
     with ws.transaction() as conn:
         conn.execute("INSERT INTO evaluation_models(evaluation_id, role, subset_index, seed, n_train, n_tokens,"
-                     " skipped, heldout_loss, losses_path, seconds, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                     " skipped, heldout_loss, losses_path, seconds, created, fingerprint, reused_from)"
+                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                      (evaluation_id, key.role, key.subset_index, key.seed, n_train, n_tokens, skipped, loss, rel,
-                      seconds, now))
-    return ModelResult(key, n_train, n_tokens, skipped, loss, rel, seconds, now)
+                      seconds, now, fingerprint, reused_from))
+    return ModelResult(key, n_train, n_tokens, skipped, loss, rel, seconds, now, fingerprint, reused_from)
 
 
 def models(ws: Workspace, evaluation_id: int) -> list[ModelResult]:
     rows = ws.query("SELECT * FROM evaluation_models WHERE evaluation_id = ? ORDER BY created", (evaluation_id,))
-    return [ModelResult(ModelKey(r["role"], r["subset_index"], r["seed"]), r["n_train"], r["n_tokens"],
-                        r["skipped"], r["heldout_loss"] if r["heldout_loss"] is not None else float("nan"),
-                        r["losses_path"], r["seconds"], r["created"]) for r in rows]
+    return [_model_result(r) for r in rows]
+
+
+def find_model(ws: Workspace, fingerprint: str) -> tuple[int, ModelResult] | None:
+    """(evaluation id, model) of the first model stored with this fingerprint, if any."""
+    rows = ws.query("SELECT * FROM evaluation_models WHERE fingerprint = ? ORDER BY created LIMIT 1", (fingerprint,))
+    return (int(rows[0]["evaluation_id"]), _model_result(rows[0])) if rows and fingerprint else None
+
+
+def _model_result(r: Any) -> ModelResult:
+    return ModelResult(ModelKey(r["role"], r["subset_index"], r["seed"]), r["n_train"], r["n_tokens"], r["skipped"],
+                       r["heldout_loss"] if r["heldout_loss"] is not None else float("nan"), r["losses_path"],
+                       r["seconds"], r["created"], r["fingerprint"], r["reused_from"])
 
 
 def valid_rows(ws: Workspace, evaluation_id: int) -> np.ndarray:
@@ -142,6 +156,15 @@ def valid_rows(ws: Workspace, evaluation_id: int) -> np.ndarray:
     if not path.exists():
         raise CurationError(f"evaluation {evaluation_id} has not started yet")
     return np.asarray(load_array(path), bool)
+
+
+def random_model_keys(config: dict[str, Any]) -> list[ModelKey]:
+    """The random models an evaluation trains, subset-major: every subset with every training seed, or with
+    `each_random_once` subset r once, with seed r mod train_seeds (R models instead of R x S)."""
+    seeds, subsets = int(config["train_seeds"]), int(config["random_subsets"])
+    if config.get("each_random_once"):
+        return [ModelKey("random", r, r % seeds) for r in range(subsets)]
+    return [ModelKey("random", r, s) for r in range(subsets) for s in range(seeds)]
 
 
 def report(ws: Workspace, evaluation_id: int) -> Report:
@@ -154,16 +177,16 @@ def report(ws: Workspace, evaluation_id: int) -> Report:
     if finished:
         valid = valid_rows(ws, evaluation_id)
         seeds = int(evaluation.config["train_seeds"])
-        subsets = int(evaluation.config["random_subsets"])
+        random_keys = random_model_keys(evaluation.config)
         losses = {m.key: np.asarray(load_array(ws.root / m.losses_path), np.float64)[valid] for m in finished}
-        random_keys = [[ModelKey("random", r, s) for s in range(seeds)] for r in range(subsets)]
-        if valid.any() and all(k in losses for row in random_keys for k in row):
-            random = np.stack([np.stack([losses[k] for k in row]) for row in random_keys])
+        if valid.any() and all(k in losses for k in random_keys):
+            random = np.stack([losses[k] for k in random_keys])
+            random_seeds = np.array([k.seed for k in random_keys])
             method_keys = {"selection": [ModelKey("selection", 0, s) for s in range(seeds)],
                            "in_run": [ModelKey("in_run")]}
             for role, keys in method_keys.items():
                 if all(k in losses for k in keys):
-                    diffs = pair_differences(np.stack([losses[k] for k in keys]), random)
+                    diffs = pair_by_seed(np.stack([losses[k] for k in keys]), random, random_seeds)
                     differences[role] = paired_bootstrap(diffs, resamples=int(evaluation.config["bootstrap_resamples"]),
                                                          seed=int(evaluation.config["seed"]))
     return Report(evaluation=evaluation, models=finished, differences=differences, complete=complete)

@@ -173,18 +173,34 @@ def plan(
     n = scan_result.n
     rank = _keeper_rank(n, keeper, response_chars, scores)
     protected = np.zeros(n, bool) if protected is None else np.asarray(protected, bool)
-    drops = []
-    for group in scan_result.groups(threshold):
-        shielded = group[protected[group]]
-        pool = shielded if len(shielded) else group
-        kept = int(pool[np.lexsort((pool, -rank[pool]))[0]])  # best rank, then first seen
-        for row in group:
-            if row == kept or protected[row]:
-                continue
-            exact = bool(scan_result.text_group[row] == scan_result.text_group[kept])
-            cosine = 1.0 if X is None else float(np.dot(X[row].astype(np.float64), X[kept].astype(np.float64)))
-            drops.append(Drop(row=int(row), keeper=kept, cosine=cosine, exact=exact))
-    return sorted(drops, key=lambda d: d.row)
+    labels = scan_result.labels(threshold)
+    rows = np.flatnonzero(np.bincount(labels)[labels] > 1)  # in row order: so are the drops
+    if not len(rows):
+        return []
+    group = labels[rows]
+    # each group keeps its first row by: protected (approved or pinned) first, best rank, then first seen
+    order = np.lexsort((rows, -rank[rows], ~protected[rows], group))
+    heads = order[np.r_[True, group[order][1:] != group[order][:-1]]]
+    kept_of = np.zeros(int(labels.max()) + 1, np.int64)
+    kept_of[group[heads]] = rows[heads]
+    kept = kept_of[group]
+    dropped = (rows != kept) & ~protected[rows]
+    row, keeper_row = rows[dropped], kept[dropped]
+    exact = scan_result.text_group[row] == scan_result.text_group[keeper_row]
+    cosine = np.ones(len(row)) if X is None else _row_cosines(X, row, keeper_row)
+    return [Drop(row=int(r), keeper=int(k), cosine=float(c), exact=bool(e))
+            for r, k, c, e in zip(row.tolist(), keeper_row.tolist(), cosine.tolist(), exact.tolist())]
+
+
+def _row_cosines(X: np.ndarray, a: np.ndarray, b: np.ndarray, block: int = 65_536) -> np.ndarray:
+    """X[a[k]] . X[b[k]] for every k, a block at a time, in float32: within 1e-6 of float64 for unit vectors
+    (a reason prints two decimals) and some 100x faster than einsum's float64 path on 85k pairs."""
+    out = np.empty(len(a))
+    for start in range(0, len(a), block):
+        rows_a, rows_b = a[start:start + block], b[start:start + block]
+        out[start:start + block] = np.einsum("ij,ij->i", np.asarray(X[rows_a], np.float32),
+                                             np.asarray(X[rows_b], np.float32))
+    return out
 
 
 def reason(drop: Drop, keeper_id: str) -> str:

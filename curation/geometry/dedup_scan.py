@@ -10,7 +10,6 @@ cache, never stored twice.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -82,31 +81,82 @@ def scan_and_save(ws: Workspace, *, field: str = "prompt", floor: float = 0.85, 
     return loaded
 
 
-def load(ws: Workspace) -> SavedScan | None:
-    """The saved scan as of now (None when the pool was never scanned)."""
+@dataclass(frozen=True, eq=False)
+class ScanFiles:
+    """What a saved scan holds (fixed until the next scan), read once: the app keeps it per `stamp`, so a page
+    rerun reads only the decisions made since."""
+
+    meta: dict
+    ids: list[str]
+    index: pd.Index  # id -> row, hashed once
+    i: np.ndarray
+    j: np.ndarray
+    sim: np.ndarray
+    text_group: np.ndarray
+    response_chars: np.ndarray
+    X: np.ndarray | None  # the compared texts' embeddings (near scans), from the embedding cache
+
+
+def stamp(ws: Workspace) -> int | None:
+    """Changes with every scan saved (None: never scanned): a cache key for `read_files`."""
+    meta_path = ws.root / DIR / "meta.json"
+    return meta_path.stat().st_mtime_ns if meta_path.exists() else None
+
+
+def state_key(ws: Workspace) -> tuple:
+    """Changes whenever `load` could return something else: a new scan, a decision, a "keep both" mark, an
+    import (cheap: file times and two table maxima)."""
+    distinct = ws.root / DIR / "distinct.json"
+    row = ws.query("SELECT (SELECT COALESCE(MAX(event_id), 0) FROM decisions), (SELECT COUNT(*) FROM samples)")[0]
+    return stamp(ws), distinct.stat().st_mtime_ns if distinct.exists() else None, int(row[0]), int(row[1])
+
+
+def saved_floor(ws: Workspace) -> float | None:
+    """The saved scan's floor threshold from its meta file alone (None: never scanned)."""
+    meta_path = ws.root / DIR / "meta.json"
+    return float(json.loads(meta_path.read_text(encoding="utf-8"))["floor"]) if meta_path.exists() else None
+
+
+def read_files(ws: Workspace) -> ScanFiles | None:
     meta_path = ws.root / DIR / "meta.json"
     if not meta_path.exists():
         return None
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     ids = [str(s) for s in load_array(_path(ws, "scan_ids.npy"))]
-    i, j = load_array(_path(ws, "scan_i.npy")), load_array(_path(ws, "scan_j.npy"))
-    sim = load_array(_path(ws, "scan_sim.npy"))
-    current = samples.ids(ws)
-    stale = current[: len(ids)] != ids or len(current) != len(ids)
-    frame = _states(ws, ids)
-    keep = (frame["status"] != "rejected").to_numpy()
+    # the scan covers the pool's first len(ids) samples (samples are append-only): check the ends, read lengths
+    ends = ws.query("SELECT id FROM samples ORDER BY rowid LIMIT 1 OFFSET ?", (max(len(ids) - 1, 0),))
+    if ids and (not ends or ends[0][0] != ids[-1] or ws.query("SELECT id FROM samples ORDER BY rowid LIMIT 1")[0][0]
+                != ids[0]):
+        raise CurationError("the saved duplicate scan does not match this workspace's samples: scan again")
+    cur = ws.connect().cursor()
+    cur.row_factory = None
+    chars = np.array([r[0] for r in cur.execute("SELECT response_chars FROM samples ORDER BY rowid LIMIT ?",
+                                                (len(ids),))], np.int64)
+    return ScanFiles(meta=meta, ids=ids, index=pd.Index(ids), i=load_array(_path(ws, "scan_i.npy")),
+                     j=load_array(_path(ws, "scan_j.npy")), sim=load_array(_path(ws, "scan_sim.npy")),
+                     text_group=load_array(_path(ws, "scan_text_group.npy")), response_chars=chars,
+                     X=_embeddings(ws, meta) if meta.get("near") else None)
+
+
+def load(ws: Workspace, files: ScanFiles | None = None) -> SavedScan | None:
+    """The saved scan as of now (None when the pool was never scanned); `files`: its `read_files`, if kept."""
+    files = files if files is not None else read_files(ws)
+    if files is None:
+        return None
+    meta, ids, i, j = files.meta, files.ids, files.i, files.j
+    stale = samples.count(ws) != len(ids)
+    status, pinned = _states(ws, files.index)
+    keep = status != "rejected"
     keep_pair = keep[i] & keep[j]
     distinct = _distinct_keys(ws, ids)
     if len(distinct):
         keep_pair &= ~np.isin(i * len(ids) + j, distinct)
-    scan = dedup.Scan(n=len(ids), floor=float(meta["floor"]), i=i[keep_pair], j=j[keep_pair], sim=sim[keep_pair],
-                      text_group=load_array(_path(ws, "scan_text_group.npy")))
-    X = _embeddings(ws, meta) if meta.get("near") else None
-    protected = (frame["pinned"] | (frame["status"] == "approved")).to_numpy()
-    pool = dedup.PoolScan(ids=ids, scan=scan, X=X, response_chars=frame["response_chars"].to_numpy(),
-                          protected=protected)
+    scan = dedup.Scan(n=len(ids), floor=float(meta["floor"]), i=i[keep_pair], j=j[keep_pair],
+                      sim=files.sim[keep_pair], text_group=files.text_group)
+    protected = pinned | (status == "approved")
+    pool = dedup.PoolScan(ids=ids, scan=scan, X=files.X, response_chars=files.response_chars, protected=protected)
     return SavedScan(pool=pool, field=meta["field"], floor=float(meta["floor"]), near=bool(meta["near"]),
-                     created=float(meta["created"]), stale=stale or (bool(meta["near"]) and X is None),
+                     created=float(meta["created"]), stale=stale or (bool(meta["near"]) and files.X is None),
                      n_distinct=len(distinct))
 
 
@@ -119,18 +169,6 @@ def grouped_ids(saved: SavedScan, threshold: float) -> list[str]:
     return [saved.pool.ids[k] for k in np.flatnonzero(in_group)]
 
 
-def curve_key(saved: SavedScan) -> str:
-    """A cache key for what the scan previews: it changes with the scanned rows, the field, the floor, exact or
-    near, and the pairs left (a rejection or a keep-all mark removes some), and with nothing else (not the
-    scan's time: scanning an unchanged pool again previews the same)."""
-    scan = saved.pool.scan
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(json.dumps([saved.field, float(saved.floor), saved.near, scan.n, saved.pool.ids]).encode())
-    for array in (scan.i, scan.j, scan.sim, scan.text_group):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
 def curve(scan: dedup.Scan, step: float = 0.005) -> tuple[list[float], list[int], list[int]]:
     """Thresholds from the scan's floor to 1 (`step` apart), with the samples dropped and the groups at each."""
     thresholds = [float(t) for t in np.round(np.arange(scan.floor, 1.0 + 1e-9, step), 3)]
@@ -138,17 +176,18 @@ def curve(scan: dedup.Scan, step: float = 0.005) -> tuple[list[float], list[int]
     return thresholds, [c.dropped for c in counts], [c.groups for c in counts]
 
 
-def _states(ws: Workspace, ids: Sequence[str]) -> pd.DataFrame:
-    """Decision status, pin and response length of these samples, in their order (no texts: cheap)."""
-    frame = pd.read_sql_query(
-        "SELECT s.id, s.response_chars, COALESCE(st.status, 'pending') AS status, COALESCE(st.pinned, 0) AS pinned"
-        " FROM samples s LEFT JOIN sample_state st ON st.sample_id = s.id", ws.connect()).set_index("id")
-    missing = [s for s in ids if s not in frame.index]
-    if missing:
-        raise CurationError(f"the saved duplicate scan names sample {missing[0]}, which this workspace lacks")
-    frame = frame.loc[list(ids)]
-    frame["pinned"] = frame["pinned"].astype(bool)
-    return frame
+def _states(ws: Workspace, index: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """(status, pinned) of the scanned rows: only decided samples are read (the rest are pending, unpinned)."""
+    status = np.full(len(index), "pending", dtype=object)
+    pinned = np.zeros(len(index), bool)
+    rows = ws.query("SELECT sample_id, status, pinned FROM sample_state WHERE status != 'pending' OR pinned != 0")
+    if rows:
+        sample_ids, states, pins = zip(*rows)
+        pos = index.get_indexer(list(sample_ids))
+        found = pos >= 0  # decided samples imported after the scan are not in it
+        status[pos[found]] = np.asarray(states, dtype=object)[found]
+        pinned[pos[found]] = np.asarray(pins, bool)[found]
+    return status, pinned
 
 
 def _embeddings(ws: Workspace, meta: dict) -> np.ndarray | None:

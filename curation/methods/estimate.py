@@ -13,6 +13,7 @@ Scores are cached per model weights, so a second run on the same base model cost
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from curation.methods.budgets import Budget, sample_count
-from curation.workspace import samples
+from curation.records import Record, record_from_json
 from curation.workspace.db import Workspace
 
 if TYPE_CHECKING:
@@ -204,20 +205,42 @@ class PoolProfile:
     n_pool: int
     prompt_chars: float  # means
     response_chars: float
-    text_keys: np.ndarray  # reference-embedder cache key of every sample's text (is the pool embedded yet?)
+    text_keys: np.ndarray  # reference-embedder cache keys of sampled texts (is the pool embedded yet?)
     lengths: tuple[np.ndarray, np.ndarray] | None = None  # every sample's prompt and response characters
+
+
+PROFILE_ROWS = 2000  # texts checked against the embedding cache: evenly spaced, plus the newest (an import)
+
+
+def profile_records(ws: Workspace) -> list[Record]:
+    """Every sample up to PROFILE_ROWS, else PROFILE_ROWS / 2 evenly spaced ones and the PROFILE_ROWS / 2 newest:
+    whether the pool is embedded, without decoding a million records (rowids are dense: samples are append-only)."""
+    low, high = ws.query("SELECT COALESCE(MIN(rowid), 0), COALESCE(MAX(rowid), 0) FROM samples")[0]
+    if high - low + 1 <= PROFILE_ROWS:
+        wanted = np.arange(low, high + 1)
+    else:
+        half = PROFILE_ROWS // 2
+        wanted = np.union1d(np.linspace(low, high, half).round(), np.arange(high - half + 1, high + 1))
+    out: list[Record] = []
+    for start in range(0, len(wanted), 900):
+        chunk = [int(r) for r in wanted[start:start + 900]]
+        out += [record_from_json(json.loads(r[0])) for r in ws.query(
+            f"SELECT record FROM samples WHERE rowid IN ({','.join('?' * len(chunk))})", tuple(chunk))]
+    return out
 
 
 def pool_profile(ws: Workspace) -> PoolProfile:
     from curation.geometry.embed import sample_text
     from curation.geometry.embed_cache import text_keys
 
-    prompt_chars, response_chars = samples.mean_chars(ws)
-    keys = text_keys(sample_text(record, "text") for _, record in samples.iter_records(ws))
-    frame = samples.frame(ws)
-    lengths = (frame["prompt_chars"].to_numpy(np.float64), frame["response_chars"].to_numpy(np.float64))
-    return PoolProfile(n_pool=samples.count(ws), prompt_chars=prompt_chars, response_chars=response_chars,
-                       text_keys=keys, lengths=lengths)
+    keys = text_keys(sample_text(record, "text") for record in profile_records(ws))
+    cur = ws.connect().cursor()
+    cur.row_factory = None  # two integer columns of every sample, not its texts
+    chars = np.array(cur.execute("SELECT prompt_chars, response_chars FROM samples ORDER BY rowid").fetchall(),
+                     np.float64).reshape(-1, 2)
+    prompt_chars, response_chars = (float(chars[:, 0].mean()), float(chars[:, 1].mean())) if len(chars) else (0.0, 0.0)
+    return PoolProfile(n_pool=len(chars), prompt_chars=prompt_chars, response_chars=response_chars,
+                       text_keys=keys, lengths=(chars[:, 0].copy(), chars[:, 1].copy()))
 
 
 def estimate_for_workspace(ws: Workspace, method: str, config: Any, budget: Budget, *,

@@ -24,7 +24,6 @@ from typing import Any, Literal
 import pandas as pd
 
 from curation.errors import CurationError
-from curation.records import Record, record_from_json
 from curation.workspace import decisions, search_index
 from curation.workspace.db import Workspace
 
@@ -182,19 +181,44 @@ _FROM = " FROM samples s" + _STATE_JOIN
 
 def count(ws: Workspace, flt: Filter = Filter()) -> int:
     sql, params = where(flt)
+    if _state_only(flt):
+        undecided, decided = _state_only_parts(ws, sql, params, "COUNT(*)")
+        return undecided + int(decided[0][0] if decided else 0)
     return int(ws.scalar("SELECT COUNT(*)" + _FROM + sql, tuple(params)) or 0)
 
 
 def status_counts(ws: Workspace, flt: Filter = Filter()) -> dict[str, int]:
     """Matching samples per decision status (every status present, zero when none) plus `pinned`."""
     sql, params = where(flt)
+    columns = "COALESCE(st.status, 'pending') AS status, COUNT(*) AS n, SUM(COALESCE(st.pinned, 0)) AS pinned"
     out = {s: 0 for s in STATUSES}
-    rows = ws.query("SELECT COALESCE(st.status, 'pending') AS status, COUNT(*) AS n,"
-                    " SUM(COALESCE(st.pinned, 0)) AS pinned" + _FROM + sql + " GROUP BY 1", tuple(params))
+    if _state_only(flt):
+        undecided, rows = _state_only_parts(ws, sql, params, columns, " GROUP BY 1")
+        out["pending"] = undecided
+    else:
+        rows = ws.query("SELECT " + columns + _FROM + sql + " GROUP BY 1", tuple(params))
     for r in rows:
-        out[r["status"]] = int(r["n"])
-    out["pinned"] = int(sum(r["pinned"] or 0 for r in rows))
+        out[r[0]] += int(r[1])
+    out["pinned"] = int(sum(r[2] or 0 for r in rows))
     return out
+
+
+def _state_only(flt: Filter) -> bool:
+    """Whether the filter constrains decisions only (status, pin, who decided): then it is answered from
+    sample_state alone, without reading a row of the million-row samples table."""
+    bare = replace(flt, statuses=(), pinned=None, decided_by=(), match="words")
+    return bare == Filter()
+
+
+def _state_only_parts(ws: Workspace, sql: str, params: list[Any], select: str, tail: str = "") -> tuple[int, list]:
+    """(samples never decided that match: all of them or none, as an undecided sample's state is the default
+    one; the query over the decided ones). `sql` refers to `st` only (see `_state_only`)."""
+    default = " FROM (SELECT NULL AS sample_id, NULL AS status, NULL AS pinned, NULL AS origin) st"
+    default_matches = bool(ws.scalar("SELECT COUNT(*)" + default + sql, tuple(params)))
+    undecided = 0
+    if default_matches:
+        undecided = int(ws.scalar("SELECT (SELECT COUNT(*) FROM samples) - (SELECT COUNT(*) FROM sample_state)") or 0)
+    return undecided, ws.query("SELECT " + select + " FROM sample_state st" + sql + tail, tuple(params))
 
 
 def page(ws: Workspace, flt: Filter = Filter(), *, offset: int = 0, limit: int = 50,
@@ -248,38 +272,6 @@ def review_default(ws: Workspace) -> Filter:
     no run has completed an iteration yet)."""
     has_runs = bool(ws.scalar("SELECT COUNT(*) FROM iterations"))
     return Filter(statuses=("pending",), any_run=has_runs)
-
-
-# -- one sample in full ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SampleDetail:
-    id: str
-    row: int
-    record: Record
-    source: str
-    line: int
-    dup_count: int
-    state: decisions.State
-    occurrences: list[tuple[str, int]]              # every (source, line) this exact content came from
-    selected_by: list[tuple[int, int, int]]         # (run_id, iteration, rank from 1)
-    history: list[decisions.Event]
-
-
-def detail(ws: Workspace, sample_id: str) -> SampleDetail:
-    rows = ws.query("SELECT rowid, id, record, source, line, dup_count FROM samples WHERE id = ?",
-                    (sample_id,))
-    if not rows:
-        raise CurationError(f"no sample with id {sample_id}")
-    r = rows[0]
-    occurrences = [(o[0], int(o[1])) for o in ws.query(
-        "SELECT source, line FROM occurrences WHERE sample_id = ? ORDER BY import_id, line", (sample_id,))]
-    selected_by = [(int(s[0]), int(s[1]), int(s[2]) + 1) for s in ws.query(
-        "SELECT i.run_id, i.iteration, j.key FROM iterations i, json_each(i.selected) j WHERE j.value = ?"
-        " ORDER BY i.run_id, i.iteration", (sample_id,))]
-    return SampleDetail(id=r["id"], row=int(r["rowid"]), record=record_from_json(json.loads(r["record"])),
-                        source=r["source"], line=int(r["line"]), dup_count=int(r["dup_count"]),
-                        state=decisions.state(ws, sample_id), occurrences=occurrences,
-                        selected_by=selected_by, history=decisions.events(ws, sample_id))
 
 
 # -- what the filter widgets offer ---------------------------------------------------------------

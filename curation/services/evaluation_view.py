@@ -29,6 +29,7 @@ def model_table(ws: Workspace, evaluation_id: int) -> pd.DataFrame:
     rows = [{"model": m.key.label, "role": _ROLE_TITLES[m.key.role], "subset": m.key.subset_index,
              "seed": m.key.seed, "trained samples": m.n_train, "trained tokens": m.n_tokens, "skipped": m.skipped,
              "held-out loss": m.heldout_loss, "seconds": round(m.seconds, 1),
+             "reused from": f"evaluation {m.reused_from}" if m.reused_from else "",
              "vendi": metrics.get("vendi") if m.key.role == "selection" else None,
              "mean response chars": metrics.get("mean_response_chars") if m.key.role == "selection" else None}
             for m in report.models]

@@ -42,13 +42,25 @@ def decision_labels(states: pd.DataFrame) -> np.ndarray:
     return np.where(states["pinned"].astype(bool), states["status"] + ", pinned", states["status"])
 
 
-def first_selected(its: Sequence[runs.Iteration], ids: Sequence[str]) -> np.ndarray:
+def rows_of(index: pd.Index, sample_ids: Sequence[str]) -> np.ndarray:
+    """Rows of the samples in the pool's id index (ids no longer in the pool left out), vectorised."""
+    rows = index.get_indexer(list(sample_ids))
+    return rows[rows >= 0]
+
+
+def first_selected(its: Sequence[runs.Iteration], index: pd.Index) -> np.ndarray:
     """For every row, the first iteration whose selection holds it (NaN: never selected)."""
-    row = {s: r for r, s in enumerate(ids)}
-    out = np.full(len(ids), np.nan)
+    out = np.full(len(index), np.nan)
     for it in reversed(its):  # earlier iterations overwrite later ones
-        rows = [row[s] for s in it.selected if s in row]
-        out[rows] = it.iteration
+        out[rows_of(index, it.selected)] = it.iteration
+    return out
+
+
+def labelled(rows: np.ndarray, values: np.ndarray, n: int, names: dict[float, str]) -> np.ndarray:
+    """An object array of n labels: names[values[i]] at rows[i], None elsewhere."""
+    out = np.full(n, None, dtype=object)
+    for value, name in names.items():
+        out[rows[values == value]] = name
     return out
 
 
@@ -69,9 +81,11 @@ def score_options(scores: pd.DataFrame | None) -> list[str]:
 
 
 def colour_values(ws: Workspace, choice: str, *, texts: pd.DataFrame, clusters: Sequence[int], ids: Sequence[str],
-                  run_id: int | None = None, iteration: int | None = None,
-                  score: str | None = None) -> dict[str, Any]:
-    """Keyword arguments for `plots.map_figure` colouring the map by `choice` (texts: `hover_frame`)."""
+                  run_id: int | None = None, iteration: int | None = None, score: str | None = None,
+                  index: pd.Index | None = None) -> dict[str, Any]:
+    """Keyword arguments for `plots.map_figure` colouring the map by `choice` (texts: `hover_frame`; index: the
+    ids hashed once, as `map_figure.PoolPoints` keeps them, so a million rows are looked up in numpy)."""
+    index = index if index is not None else pd.Index(list(ids))
     if choice == "decision":
         values = decision_labels(views.decision_states(ws))
         order = [c for c in DECISION_COLOURS if c in set(values)]
@@ -79,17 +93,19 @@ def colour_values(ws: Workspace, choice: str, *, texts: pd.DataFrame, clusters: 
     if choice == "source":
         return {"colour": texts["source"].to_numpy(), "colour_label": "source"}
     if choice == "cluster":
-        return {"colour": [f"cluster {c}" for c in clusters], "colour_label": "cluster"}
+        uniq, inverse = np.unique(np.asarray(clusters), return_inverse=True)
+        return {"colour": np.array([f"cluster {c}" for c in uniq], dtype=object)[inverse], "colour_label": "cluster"}
     if choice in RUN_COLOURS and run_id is not None:
         its = runs.iterations(ws, run_id)
         if choice == "iteration":
-            first = first_selected(its, ids)
-            labels = np.array([None if np.isnan(v) else f"iteration {int(v)}" for v in first], dtype=object)
+            first = first_selected(its, index)
+            rows = np.flatnonzero(~np.isnan(first))
+            labels = labelled(rows, first[rows], len(index), {it.iteration: f"iteration {it.iteration}" for it in its})
             return {"colour": labels, "colour_label": f"run {run_id}: iteration added",
                     "categories": [f"iteration {it.iteration}" for it in its], "missing_label": "never selected"}
         chosen = chosen_iteration(its, iteration)
-        picked = set(chosen.selected) if chosen else set()
-        labels = np.array(["selected" if s in picked else None for s in ids], dtype=object)
+        labels = np.full(len(index), None, dtype=object)
+        labels[rows_of(index, chosen.selected if chosen else [])] = "selected"
         return {"colour": labels, "colour_label": f"run {run_id}", "categories": ["selected"],
                 "missing_label": "not selected"}
     if choice == "score":
@@ -98,6 +114,6 @@ def colour_values(ws: Workspace, choice: str, *, texts: pd.DataFrame, clusters: 
                     "colour_label": RESPONSE_LENGTH}
         frame = run_scores(ws, run_id, iteration)
         if frame is not None and score in frame.columns:
-            scores = frame.set_index("sample_id")[score].reindex(list(ids)).to_numpy(np.float64)
+            scores = frame.set_index("sample_id")[score].reindex(index).to_numpy(np.float64)
             return {"colour": scores, "continuous": True, "colour_label": score}
-    return {"colour": [None] * len(ids), "colour_label": ""}
+    return {"colour": [None] * len(index), "colour_label": ""}

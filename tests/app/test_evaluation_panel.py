@@ -46,11 +46,13 @@ def test_the_panel_queues_an_evaluation_of_the_chosen_settings(run_with_heldout)
     at.number_input(key="eval_subsets").set_value(2)
     at.number_input(key="eval_seeds").set_value(1)
     at.toggle(key="eval_token_matched").set_value(True)
+    at.checkbox(key="eval_random_once").check()
     at.button(key=f"eval_start_{run_id}").click().run()
     assert not at.exception, [e.value for e in at.exception]
     (evaluation,) = evaluation_results.list_evaluations(ws, run_id)
     assert evaluation.config["random_subsets"] == 2 and evaluation.config["train_seeds"] == 1
     assert evaluation.config["token_matched"] is True and evaluation.heldout["rows"] == len(held)
+    assert evaluation.config["each_random_once"] is True
     (job,) = [j for j in jobs.list_jobs(ws, active_only=True) if j.kind == "evaluate"]
     assert job.params == {"evaluation_id": evaluation.evaluation_id}
     assert at.button(key=f"eval_start_{run_id}").disabled  # one evaluation at a time while it is queued

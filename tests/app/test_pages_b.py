@@ -273,6 +273,22 @@ def test_duplicates_keep_this_and_keep_all(ws):
     assert decisions.counts(ws)["rejected"] == 0  # keep-all decides nothing
 
 
+def test_a_large_group_draws_its_first_members_and_counts_the_rest(ws, monkeypatch):
+    import pages._dup_groups as cards
+
+    group = largest_group(ws, 0.95)
+    monkeypatch.setattr(cards, "MEMBERS_SHOWN", len(group) - 1)
+    at = open_page("duplicates")
+    keep_buttons = [b.key for b in at.button if b.key and b.key.startswith(f"dup_keep_{group[0]}_")]
+    assert keep_buttons == [f"dup_keep_{group[0]}_{s}" for s in group[:-1]]  # the last member is not drawn
+    assert any("… and 1 more samples in this group" in c.value for c in at.caption)
+    at.button(key=f"dup_keepall_{group[0]}").click().run()  # covers every member, the undrawn one too
+    saved = dup_store.load(ws)
+    row = {s: r for r, s in enumerate(saved.pool.ids)}
+    together = [g for g in saved.pool.scan.groups(0.95) if {row[group[0]], row[group[-1]]} <= set(g.tolist())]
+    assert together == []
+
+
 def test_duplicates_apply_to_all_rejects_exactly_the_plan_and_undoes(ws):
     saved = dup_store.load(ws)
     plan = dedup.apply(ws, saved.pool, 0.95, keeper="first", dry_run=True)

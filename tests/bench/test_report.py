@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.report import markdown, sections, stats
+from bench.report import markdown, stats
 from bench.report.selections import TimedEngine, file_trajectory
 
 
@@ -121,18 +121,32 @@ def test_timed_engine_counts_nested_calls_once(monkeypatch):
     assert eng.models == {"engine": "fake"}  # everything else is delegated
 
 
-def test_training_section_marks_within_spread():
-    def model(h, s):
-        return {"heldout": {"loss": h, "n": 10}, "self_instruct": {"loss": s, "n": 20}, "seconds": 1.0}
+def test_evaluation_section_marks_intervals_that_exclude_zero():
+    from bench.report import evaluation_section as E
 
-    train = {"base": model(3.0, 2.8), "full": model(2.0, 2.5), "full_steps": 4,
-             "budgets": {10: {"random": [model(2.5, 2.6), model(2.6, 2.6), model(2.7, 2.6)],
-                              "kcenter": [model(2.55, 2.0)]}}}
-    text = sections.training(train, {"train_epochs": 2, "train_batch": 8, "max_length": 128,
-                                     "random_seeds": (0, 1, 2)})
-    assert "2.550 (≈ random)" in text
-    assert "**2.000** (better than random)" in text
-    assert "2.600 ± 0.100 (n=3)" in text
-    found = sections.findings({"train": train})
-    assert any("1 of 1" in f and "better: none" in f for f in found)  # held-out
-    assert any("K-Center (one-shot)@10" in f for f in found)  # self-instruct: better
+    def d(mean, low, high):
+        return {"mean": mean, "low": low, "high": high, "pairs": 5, "samples": 500, "method_loss": 2.0 + mean,
+                "random_loss": 2.0}
+
+    assert E.interval_cell(d(-0.02, -0.03, -0.01)) == "**-0.0200 [-0.0300, -0.0100]** lower"
+    assert E.interval_cell(d(0.02, 0.01, 0.03)).endswith("higher")
+    assert E.interval_cell(d(0.0, -0.01, 0.01)) == "+0.0000 [-0.0100, +0.0100]"
+    models = [{"n_train": 20, "n_tokens": 3000, "loss": 2.0}] * 3
+    cell = {"budget": 20, "valid": {"heldout": 500, "self_instruct": 174},
+            "base": {"heldout": {"losses": [2.5]}, "self_instruct": {"losses": [2.6]}},
+            "random": {"heldout": {"losses": [2.0, 2.1]}, "self_instruct": {"losses": [2.2, 2.2]}},
+            "random_models": [{"n_train": 20, "n_tokens": 2500}] * 2,
+            "methods": {"longest": {"models": models, "vs_random": {"heldout": d(-0.02, -0.03, -0.01),
+                                                                    "self_instruct": d(0.0, -0.01, 0.01)},
+                                    "vs_token_matched": {"heldout": d(0.01, 0.005, 0.02),
+                                                         "self_instruct": d(0.0, -0.01, 0.01)},
+                                    "token_matched_models": [{"n_train": 12, "n_tokens": 3000}] * 2}}}
+    text = E.budget_table(cell)
+    assert "| base model (not fine-tuned) | 1 |  |  | 2.5000 |" in text
+    assert "| random (mean of its models) | 2 | 20 | 2500 | 2.0500 |" in text
+    assert "| longest response | 3 | 20 | 3000 | 1.9800 | **-0.0200 [-0.0300, -0.0100]** lower |" in text
+    assert "| token-matched random (Δ: longest response minus it) | 2 | 12 | 3000 | 2.0000 |" in text
+    found = E.findings({"dolly": [cell]})
+    assert found[0].startswith("Dolly pool at 20 samples, held-out Dolly loss against random: lower (better) "
+                               "for longest response (-0.020); higher (worse) for none")
+    assert "no difference at 95% for longest response" in found[1]

@@ -9,11 +9,12 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from curation.errors import Cancelled
+from curation.errors import Cancelled, CurationError
 from curation.evaluation import EvaluateConfig, carve, create_evaluation, report, results, run_evaluation
 from curation.methods import runner
 from curation.services import jobs
@@ -136,6 +137,16 @@ def test_iterit_in_run_model_and_token_matched_subsets(dolly_workspace, tiny_mod
     for m in rep.models:
         if m.key.role == "random":  # token matched: within one row of the selection's trained tokens
             assert abs(m.n_tokens - selection.n_tokens) <= 128
+    # the in-run model alone stands for the method: nothing is fine-tuned, the random models are reused
+    again = run_evaluation(ws, create_evaluation(ws, run_id, config=replace(config, retrain_selection=False)))
+    assert sorted((m.key.role, m.reused_from) for m in again.models) == [
+        ("in_run", None), ("random", evaluation_id), ("random", evaluation_id)]
+    assert set(again.differences) == {"in_run"}
+    assert again.differences["in_run"].mean == pytest.approx(rep.differences["in_run"].mean, abs=1e-5)
+    plain = runner.start_run(ws, "random", budget=5, models={"engine": "fake", "target": str(tiny_models["chat"])})
+    runner.run_selection(ws, plain)
+    with pytest.raises(CurationError, match="no in-run model"):
+        create_evaluation(ws, plain, config=replace(config, retrain_selection=False))
 
 
 def results_heldout(ws):
@@ -231,3 +242,42 @@ def test_held_out_rows_copied_from_the_training_rows_are_left_out(dolly_workspac
     valid = results.valid_rows(ws, evaluation_id)
     assert rep.evaluation.heldout["contaminated"] == 3 and rep.evaluation.heldout["unscorable"] == 0
     assert [i for i in range(len(rows)) if not valid[i]] == [1, 3, 5]  # the copies; every other row is compared
+
+
+def test_a_second_run_at_the_same_budget_reuses_the_random_models(dolly_workspace, tiny_models, monkeypatch):
+    ws = dolly_workspace(60)
+    first = _run(ws, tiny_models)
+    second = runner.start_run(ws, "longest", budget=10, models={"engine": "fake", "target": str(tiny_models["chat"])})
+    runner.run_selection(ws, second)
+    config = EvaluateConfig(random_subsets=3, train_seeds=2, each_random_once=True, **{**FAST, "max_length": 1024})
+    a = create_evaluation(ws, first, config=config)
+    run_evaluation(ws, a)
+    from curation import model as model_api
+
+    trained: list[int] = []
+    real_train = model_api.train
+    monkeypatch.setattr(model_api, "train",
+                        lambda lm, rows, **kw: trained.append(len(rows)) or real_train(lm, rows, **kw))
+    b = create_evaluation(ws, second, config=config)
+    rep = run_evaluation(ws, b)
+    # each_random_once: random subset r trained once, with seed r mod 2; base + 2 selection seeds + 3 random
+    keys = sorted((m.key.role, m.key.subset_index, m.key.seed) for m in rep.models)
+    assert keys == [("base", 0, 0), ("random", 0, 0), ("random", 1, 1), ("random", 2, 0),
+                    ("selection", 0, 0), ("selection", 0, 1)]
+    assert {m.n_train for m in rep.models if m.key.role != "base"} == {10}  # both selections fit: equal subsets
+    assert len(trained) == 2  # only the two selection models: the random models and the base model are reused
+    for m in rep.models:
+        if m.key.role in ("random", "base"):
+            assert m.reused_from == a and m.seconds == 0.0
+            assert np.array_equal(_losses(ws, b, m.key.role, m.key.subset_index, m.key.seed),
+                                  _losses(ws, a, m.key.role, m.key.subset_index, m.key.seed))
+        else:
+            assert m.reused_from is None
+    # the difference pairs each random model with the selection model of its seed
+    pairs = [_losses(ws, b, "selection", 0, r % 2) - _losses(ws, b, "random", r, r % 2) for r in range(3)]
+    iv = rep.differences["selection"]
+    assert iv.pairs == 3 and iv.mean == pytest.approx(float(np.mean(pairs)), abs=1e-9)
+    # another training seed is another model: nothing is reused
+    c = create_evaluation(ws, second, config=EvaluateConfig(random_subsets=1, train_seeds=1, seed=5,
+                                                            **{**FAST, "max_length": 1024}))
+    assert [m.reused_from for m in run_evaluation(ws, c).models if m.key.role != "base"] == [None, None]

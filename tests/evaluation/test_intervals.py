@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from curation.errors import CurationError
-from curation.evaluation.intervals import pair_differences, paired_bootstrap
+from curation.evaluation.intervals import pair_by_seed, pair_differences, paired_bootstrap
 
 
 def test_one_pair_two_samples_has_the_enumerated_distribution():
@@ -49,6 +49,15 @@ def test_pairing_by_seed_and_broadcasting_one_model():
     assert pair_differences(in_run, random).tolist() == [[5, 5], [4, 4], [-5, -5], [-15, -15]]
     with pytest.raises(CurationError, match="cannot be paired"):
         pair_differences(np.zeros((3, 2)), random)
+
+
+def test_pairing_each_random_model_with_the_method_model_of_its_seed():
+    method = np.array([[1.0, 2.0], [3.0, 4.0]])  # seeds 0, 1
+    random = np.array([[0.0, 0.0], [1.0, 1.0], [10.0, 10.0]])  # three subsets, trained once: seeds 0, 1, 0
+    assert pair_by_seed(method, random, np.array([0, 1, 0])).tolist() == [[1, 2], [2, 3], [-9, -8]]
+    assert pair_by_seed(np.array([[5.0, 5.0]]), random, np.array([0, 1, 0])).tolist() == [[5, 5], [4, 4], [-5, -5]]
+    with pytest.raises(CurationError, match="cannot be paired"):  # method seed 1 would be left out
+        pair_by_seed(method, random, np.array([0, 0, 0]))
 
 
 def test_refuses_nan_and_empty_input():

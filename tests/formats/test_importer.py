@@ -145,3 +145,26 @@ def test_schema_alias_override_and_unknown_override(ws, tmp_path):
     with pytest.raises(InputError, match="chat.jsonl.*unknown schema 'nonsense'"):
         importer.import_source(ws, src, schema="nonsense")
     assert samples.count(ws) == 1
+
+
+def test_duplicate_counts_on_a_first_import_and_on_an_edited_file_imported_again(ws, tmp_path):
+    def row(text):
+        return {"instruction": text, "output": "answer"}
+
+    def dup_counts():
+        by_prompt = {r.prompt: sid for sid, r in samples.iter_records(ws)}
+        counts = {r["id"]: r["dup_count"] for r in ws.query("SELECT id, dup_count FROM samples")}
+        return {p: counts[sid] for p, sid in by_prompt.items()}
+
+    path = tmp_path / "pool.jsonl"
+    path.write_text("".join(json.dumps(row(t)) + "\n" for t in "xyx"), encoding="utf-8")
+    importer.import_source(ws, str(path))
+    assert dup_counts() == {"x": 2, "y": 1}  # set by the insert of new samples
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(json.dumps(row(t)) + "\n" for t in "yw"), encoding="utf-8")
+    importer.import_source(ws, str(other))
+    assert dup_counts() == {"x": 2, "y": 2, "w": 1}  # y was there: recounted with its earlier occurrence
+    # the same file edited: its rows 0-2 are occurrences already kept (row 1 stays y's); row 3 is new
+    path.write_text("".join(json.dumps(row(t)) + "\n" for t in "xzxx"), encoding="utf-8")
+    importer.import_source(ws, str(path))
+    assert dup_counts() == {"x": 3, "y": 2, "w": 1, "z": 0}

@@ -99,6 +99,44 @@ def test_protected_samples_are_kept_and_preferred():
     assert {d.row: d.keeper for d in drops} == {1: 2, 4: 3}
 
 
+def _plan_by_loop(scan, threshold, X, rank, protected):
+    """Group by group, as the plan is defined: keep the best-ranked protected member (else the best-ranked of
+    all), ties to the first row; drop every other unprotected member."""
+    drops = []
+    for group in scan.groups(threshold):
+        shielded = group[protected[group]]
+        pool = shielded if len(shielded) else group
+        best = max(rank[pool])
+        kept = min(int(r) for r in pool if rank[r] == best)
+        for row in group:
+            if row != kept and not protected[row]:
+                cosine = 1.0 if X is None else float(np.dot(X[row].astype(np.float64), X[kept].astype(np.float64)))
+                drops.append((int(row), kept, cosine, bool(scan.text_group[row] == scan.text_group[kept])))
+    return sorted(drops)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_plan_equals_a_group_by_group_loop(seed):
+    rng = np.random.default_rng(seed)
+    n = 400
+    centres = rng.normal(size=(40, 16))
+    X = centres[rng.integers(0, 40, n)] + rng.normal(scale=0.25, size=(n, 16))
+    X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    texts = [f"t{k}" for k in rng.integers(0, 300, n)]  # some exact duplicates too
+    result = dedup.scan(X, texts, floor=0.8)
+    lengths = rng.integers(1, 6, n).astype(float)  # few values: many ties
+    lengths[rng.random(n) < 0.1] = np.nan
+    protected = rng.random(n) < 0.15
+    for threshold in (0.8, 0.9, 0.97):
+        drops = dedup.plan(result, threshold, X=X, keeper="longest", response_chars=lengths, protected=protected)
+        rank = np.where(np.isnan(lengths), -np.inf, lengths)
+        expected = _plan_by_loop(result, threshold, X, rank, protected)
+        got = [(d.row, d.keeper, d.cosine, d.exact) for d in drops]
+        assert [g[:2] + g[3:] for g in got] == [e[:2] + e[3:] for e in expected]
+        np.testing.assert_allclose([g[2] for g in got], [e[2] for e in expected], rtol=0, atol=1e-6)
+        assert len(expected) > 20
+
+
 def test_reasons():
     drop = dedup.Drop(row=1, keeper=0, cosine=0.9712, exact=False)
     assert dedup.reason(drop, "abc") == "near duplicate of abc, cosine 0.97"

@@ -1,4 +1,4 @@
-"""The Duplicates page's cache key and threshold curve (curation.geometry.dedup_scan.curve_key / curve), on ten
+"""The Duplicates page's cache key and threshold curve (curation.geometry.dedup_scan.state_key / curve), on ten
 prompts with hand-made embeddings: rows 0 and 1 equal, rows 2-3-4 a chain at cosine 0.98 (2~3), 0.96 (3~4) and
 0.94 (2~4); every other pair orthogonal."""
 
@@ -62,38 +62,35 @@ def test_the_curve_counts_groups_and_drops_by_hand(pool):
     assert dup_store.curve(save(pool, floor=0.95).pool.scan)[0][0] == 0.95  # starts at the floor
 
 
-def test_the_key_ignores_when_the_scan_ran_and_what_never_changes_the_preview(pool):
-    key = dup_store.curve_key(save(pool))
+def test_the_state_key_changes_with_everything_a_load_reads(pool, tmp_path):
+    """The page keeps its preview per key: each change that can alter `load`'s result must change it."""
+    save(pool)
+    seen = [dup_store.state_key(pool)]
+    assert dup_store.state_key(pool) == seen[0]  # nothing happened: the same key, the cached preview stands
+    ids = samples.ids(pool)
+
+    def changed() -> None:
+        key = dup_store.state_key(pool)
+        assert key not in seen
+        seen.append(key)
+
     time.sleep(0.01)
-    assert dup_store.curve_key(save(pool)) == key  # scanned again, same pool: same preview
-    ids = samples.ids(pool)
-    decisions.record(pool, [ids[2]], "approve")
-    decisions.record(pool, [ids[5]], "pin")
-    decisions.record(pool, [ids[7]], "reject")  # in no pair
-    assert dup_store.curve_key(dup_store.load(pool)) == key
-
-
-def test_the_key_changes_with_the_pairs_left(pool):
-    key = dup_store.curve_key(save(pool))
-    ids = samples.ids(pool)
+    save(pool)  # scanned again
+    changed()
     decisions.record(pool, [ids[3]], "reject")  # leaves both pairs of row 3
-    rejected = dup_store.curve_key(dup_store.load(pool))
-    assert rejected != key
+    changed()
     decisions.undo_last(pool)
-    assert dup_store.curve_key(dup_store.load(pool)) == key
+    changed()
+    decisions.record(pool, [ids[2]], "pin")  # protects row 2
+    changed()
+    time.sleep(0.01)
     dup_store.keep_all(pool, ids[2:5])
-    assert dup_store.curve_key(dup_store.load(pool)) not in (key, rejected)
+    changed()
+    time.sleep(0.01)
     dup_store.forget_keep_all(pool)
-    assert dup_store.curve_key(dup_store.load(pool)) == key
-
-
-def test_the_key_changes_with_the_floor_the_field_the_kind_and_the_pool(pool, tmp_path):
-    key = dup_store.curve_key(save(pool))
-    others = {dup_store.curve_key(save(pool, floor=0.95)), dup_store.curve_key(save(pool, field="text")),
-              dup_store.curve_key(save(pool, near=False))}
-    assert key not in others and len(others) == 3
-    assert dup_store.curve_key(save(pool)) == key
+    changed()
     more = tmp_path / "more.jsonl"
     more.write_text(json.dumps({"instruction": "one more", "input": "", "output": "x"}) + "\n", encoding="utf-8")
     importer.import_source(pool, str(more))
-    assert dup_store.curve_key(save(pool)) != key  # a new row: another scan
+    changed()
+    assert dup_store.load(pool).stale

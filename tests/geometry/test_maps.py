@@ -64,9 +64,18 @@ def test_pca_in_blocks_equals_sklearn_and_a_line_has_no_second_axis(monkeypatch)
     assert not flat[:, 1].any()
 
 
+def test_large_pools_start_umap_from_pca():
+    assert maps.umap_init(maps.SPECTRAL_MAX_ROWS) == "spectral"
+    assert maps.umap_init(maps.SPECTRAL_MAX_ROWS + 1) == "pca"
+
+
 @pytest.mark.slow
-def test_umap_keeps_clusters_and_neighbourhoods_and_stops_between_epochs():
+@pytest.mark.parametrize("start", ["spectral", "pca"])
+def test_umap_keeps_clusters_and_neighbourhoods_and_stops_between_epochs(start, monkeypatch):
     X, labels = clustered()
+    if start == "pca":  # the large-pool start, on this small pool
+        monkeypatch.setattr(maps, "SPECTRAL_MAX_ROWS", len(X) - 1)
+    assert maps.umap_init(len(X)) == start
     reports = []
     coords = maps.umap_2d(X, maps.MapConfig(n_epochs=100), progress=lambda d, t, m: reports.append((d, t, m)))
     assert coords.shape == (len(X), 2) and np.isfinite(coords).all()

@@ -10,7 +10,7 @@ import pytest
 
 from curation.errors import CurationError
 from curation.formats import demo, importer
-from curation.services import browse
+from curation.services import browse, sample_view
 from curation.workspace import decisions, runs, samples
 from tests.shared_data import DOLLY, write_jsonl_head
 
@@ -124,7 +124,11 @@ def test_counts_ids_and_status_counts_match_pandas(pool):
     ws, frame, run_id, first, second = pool
     selections = {0: first, 1: second}
     nonempty = 0
-    for flt in random_filters(frame, run_id):
+    # filters on decisions alone are answered from sample_state (which also holds pending rows: pins undone)
+    state_only = [browse.Filter(statuses=st, pinned=p, decided_by=d)
+                  for st in ((), ("pending",), ("approved", "rejected"), ("rejected",), ("pending", "approved"))
+                  for p in (None, True, False) for d in ((), ("dedup",), ("human", "dedup"))]
+    for flt in state_only + random_filters(frame, run_id):
         ref = reference(frame, flt, selections)
         assert browse.count(ws, flt) == len(ref), flt
         assert browse.matching_ids(ws, flt) == ref["id"].tolist(), flt
@@ -178,17 +182,17 @@ def test_next_in_queue_walks_rows_and_wraps(pool):
 def test_detail_knows_runs_occurrences_and_history(pool):
     ws, frame, run_id, first, second = pool
     for sid in [s for s in second if s in first][:1] + second[7:8]:
-        d = browse.detail(ws, sid)
+        d = sample_view.detail(ws, sid)
         assert d.record.id == sid
         expected = [(run_id, 0, first.index(sid) + 1)] if sid in first else []
         assert d.selected_by == expected + [(run_id, 1, second.index(sid) + 1)]
-    assert browse.detail(ws, next(s for s in frame["id"] if s not in first + second)).selected_by == []
+    assert sample_view.detail(ws, next(s for s in frame["id"] if s not in first + second)).selected_by == []
     duplicated = frame[frame["dup_count"] > 1]["id"].iloc[0]
-    assert len(browse.detail(ws, duplicated).occurrences) == frame.set_index("id").loc[duplicated, "dup_count"]
-    pinned_then_undone = browse.detail(ws, frame[frame["origin"] == "dedup"]["id"].iloc[0])
+    assert len(sample_view.detail(ws, duplicated).occurrences) == frame.set_index("id").loc[duplicated, "dup_count"]
+    pinned_then_undone = sample_view.detail(ws, frame[frame["origin"] == "dedup"]["id"].iloc[0])
     assert [e.action for e in pinned_then_undone.history][0] == "reject"
     with pytest.raises(CurationError, match="no sample"):
-        browse.detail(ws, "0" * 16)
+        sample_view.detail(ws, "0" * 16)
 
 
 def test_review_default_and_widget_helpers(pool):

@@ -62,7 +62,7 @@ def test_colour_by_decision_source_and_cluster(pool):
     assert by_decision["categories"] == ["pending", "rejected"]  # present ones, in the fixed order
     assert by_decision["colours"]["rejected"] == "#d9453d"
     assert map_colours.colour_values(pool, "source", **kw)["colour"].tolist() == ["one.jsonl"] * 3 + ["two.jsonl"] * 2
-    assert map_colours.colour_values(pool, "cluster", **kw)["colour"] == [
+    assert map_colours.colour_values(pool, "cluster", **kw)["colour"].tolist() == [
         "cluster 0", "cluster 1", "cluster 1", "cluster 0", "cluster 2"]
     assert map_colours.colour_values(pool, "run", **kw) == {"colour": [None] * 5, "colour_label": ""}  # no run
 
@@ -81,7 +81,7 @@ def run(pool):
 def test_first_selected_and_colour_by_iteration_or_selection(pool, run):
     ids = samples.ids(pool)
     its = runs.iterations(pool, run)
-    np.testing.assert_array_equal(map_colours.first_selected(its, ids), [1, np.nan, 0, np.nan, 0])
+    np.testing.assert_array_equal(map_colours.first_selected(its, pd.Index(ids)), [1, np.nan, 0, np.nan, 0])
     kw = dict(texts=map_colours.hover_frame(pool), clusters=[0] * 5, ids=ids, run_id=run)
     added = map_colours.colour_values(pool, "iteration", **kw)
     assert added["colour"].tolist() == ["iteration 1", None, "iteration 0", None, "iteration 0"]

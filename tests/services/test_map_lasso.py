@@ -149,6 +149,14 @@ def test_the_pool_version_and_the_cached_points_follow_an_import(tmp_path, ws):
     grown = data.pool_points(str(ws.root), second)
     assert grown.ids == samples.ids(ws) and len(grown.ids) == 50 and grown.ids[:30] == points.ids
     assert set(grown.texts["source"]) == {"a.jsonl", "b.jsonl"}
+    # kept in one array file per pool version (the older one removed), equal to the samples table
+    files = sorted((ws.root / map_figure.POINTS_DIR).glob("*.npz"))
+    assert [f.name for f in files] == [second.replace(":", "-") + ".npz"]
+    rows = ws.query("SELECT rowid, id, response_chars FROM samples ORDER BY rowid")
+    reread = map_figure.pool_points(ws)  # from the file this time
+    assert reread.rowids.tolist() == [r[0] for r in rows] and reread.ids == [r[1] for r in rows]
+    assert reread.texts["response_chars"].tolist() == [r[2] for r in rows]
+    assert reread.texts["source"].tolist() == grown.texts["source"].tolist() and reread.index.get_loc(rows[7][1]) == 7
     assert map_figure.maps_stamp(ws) == ()
     (ws.root / "maps" / "k1").mkdir(parents=True)
     (ws.root / "maps" / "k1" / "meta.json").write_text("{}")

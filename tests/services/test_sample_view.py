@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from curation.formats import importer
-from curation.services import browse, sample_view
+from curation.services import sample_view
 from curation.workspace import decisions, runs, samples
 
 
@@ -35,7 +35,7 @@ def test_origin_caption_and_history_of_a_real_sample(ws, tmp_path):
     runs.add_iteration(ws, run_id, 0, [samples.ids(ws)[0], sample_id])
     decisions.record(ws, [sample_id], "approve", reason="fine")
     decisions.undo_last(ws)
-    d = browse.detail(ws, sample_id)
+    d = sample_view.detail(ws, sample_id)
     assert sample_view.origin_caption(d) == (
         rf"Row 2 · id `{sample_id}` · my\_set\.jsonl:2 · seen 2 times · 12 response chars")
     assert sample_view.picks_caption(d.selected_by) == f"Selected by run {run_id} iteration 0 (rank 2)"

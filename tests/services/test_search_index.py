@@ -126,8 +126,10 @@ def test_a_workspace_from_before_the_index_gets_it_on_open(tmp_path):
     conn = sqlite3.connect(path)  # back to schema 4: no index at all, nor what later migrations made
     conn.execute("DROP TABLE samples_fts")
     conn.execute("DROP INDEX samples_row")
-    conn.execute("DROP TABLE evaluation_models")  # migration 6
+    conn.execute("DROP TABLE evaluation_models")  # migrations 6 and 7
     conn.execute("DROP TABLE evaluations")
+    conn.execute("DROP INDEX decisions_origin")  # migration 8
+    conn.execute("DROP INDEX decisions_batch")
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()

@@ -83,19 +83,36 @@ def test_unknown_sample_and_action_rejected(ws):
 
 
 def test_random_histories_cache_equals_fold_of_log(ws):
-    """Any interleaving of actions and undos: the cached state equals a fresh fold of the log."""
+    """Any interleaving of actions and undos: after every step the cached state (every field) equals a fresh
+    fold of that sample's log."""
     ids = add_samples(ws, 8)
     rng = random.Random(0)
-    for _ in range(300):
+    for step in range(300):
         if rng.random() < 0.25:
             decisions.undo_last(ws)
         else:
             pick = rng.sample(ids, rng.randint(1, 3))
-            decisions.record(ws, pick, rng.choice(["approve", "reject", "clear", "pin", "unpin"]))
-    cached = decisions.states(ws)
-    for sid in ids:
-        assert cached.get(sid, decisions.State()).status == fold(decisions.events(ws, sid)).status
-        assert cached.get(sid, decisions.State()).pinned == fold(decisions.events(ws, sid)).pinned
+            decisions.record(ws, pick, rng.choice(["approve", "reject", "clear", "pin", "unpin"]),
+                             origin=rng.choice(["human", "dedup"]), reason=f"why {step}")
+        cached = decisions.states(ws)
+        for sid in ids:
+            assert cached.get(sid, decisions.State()) == fold(decisions.events(ws, sid)), (step, sid)
     before = {k: (v.status, v.pinned) for k, v in cached.items()}
     decisions.rebuild_state(ws)
     assert {k: (v.status, v.pinned) for k, v in decisions.states(ws).items()} == before
+
+
+def test_undoing_a_bulk_action_on_fresh_and_on_decided_samples(ws):
+    """The undo of a bulk action over samples with no other decision (folded in SQL) and over samples with a
+    history (folded in Python) both leave the state a fresh fold of the log gives."""
+    ids = add_samples(ws, 6)
+    decisions.record(ws, ids[:2], "reject", reason="bad")
+    decisions.record(ws, ids[:2], "pin")
+    for action in ("approve", "pin", "reject"):
+        decisions.record(ws, ids, action, reason=action)
+        decisions.undo_last(ws)
+        cached = decisions.states(ws)
+        for sid in ids:
+            assert cached.get(sid, decisions.State()) == fold(decisions.events(ws, sid))
+        assert cached[ids[0]].status == "rejected" and cached[ids[0]].pinned and cached[ids[0]].reason == "bad"
+        assert cached[ids[3]].status == "pending" and not cached[ids[3]].pinned
