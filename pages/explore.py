@@ -10,7 +10,7 @@ import streamlit as st
 from curation.backends import BackendConfig
 from curation.geometry import maps
 from curation.services import browse, map_colours, map_figure, map_queue, map_selection, plots
-from curation.workspace import runs
+from curation.workspace import runs, samples
 from pages import _explore_data as data
 from pages._common import md, require_pool, shown_errors, start_worker, workspace
 from pages._job_panel import job_panel
@@ -23,7 +23,7 @@ require_pool(ws)
 VENDI_HELP = "Effective number of distinct samples (cosine kernel on the map's embeddings)."
 
 root = str(ws.root)
-points = data.pool_points(root, map_figure.pool_version(ws))  # cached per pool version: no per-rerun id reads
+points = data.pool_points(root, samples.version(ws))  # cached per pool version: no per-rerun id reads
 ids = points.ids
 pool_map = data.current_map(root, points.version, map_figure.maps_stamp(ws))
 

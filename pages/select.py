@@ -12,7 +12,7 @@ from curation.errors import CurationError
 from curation.methods import estimate, registry
 from curation.methods.budgets import Budget
 from curation.model.calibration import enabled as calibration_enabled
-from curation.services import map_figure, run_queue
+from curation.services import run_queue
 from curation.services.config_form import form_fields as config_form_fields
 from curation.workspace import Workspace, samples
 from pages import _runs_compare, _runs_view
@@ -115,7 +115,7 @@ def new_run(_ws: Workspace) -> None:
         if engine == "fake":
             st.info("With the fake engine the run takes seconds.", icon=":material/timer:")
         else:
-            profile = pool_profile(str(ws.root), map_figure.pool_version(ws))  # append-only: count and last rowid
+            profile = pool_profile(str(ws.root), samples.version(ws))  # append-only: count and last rowid
             guess, n_select = estimate.estimate_for_workspace(ws, method, config, budget, profile=profile,
                                                               models=models)
             detail = "; ".join(f"{md(what)}: {md(_seconds(s))}" for what, s in guess.parts if s >= 0.5)

@@ -8,7 +8,7 @@ resolved on the server against every point (`map_selection.rows_of_event` with t
 is selected does not depend on what is drawn.
 
 `PoolPoints` is the per-point data the page needs (ids, rowids, source file names, response lengths), kept in one
-array file per `pool_version` (samples are append-only: their count and largest rowid change with every import).
+array file per pool version (`samples.version`: its count and largest rowid, which every import changes).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from curation.services import plots
+from curation.workspace import samples
 from curation.workspace.db import Workspace
 
 MAX_DRAWN = 20_000  # markers in the figure: ~4 MB with hover labels (bench/bench_map.py)
@@ -44,12 +45,6 @@ class PoolPoints:
     texts: pd.DataFrame  # id, source (file name), response_chars: what `map_colours.colour_values` reads
 
 
-def pool_version(ws: Workspace) -> str:
-    """Changes whenever the pool does (append-only: an import adds rows with larger rowids)."""
-    count, last = ws.query("SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM samples")[0]
-    return f"{count}:{last}"
-
-
 def maps_stamp(ws: Workspace) -> tuple[tuple[str, int], ...]:
     """The cached maps and when each was published (a new map, or one recomputed, changes it)."""
     root = ws.root / "maps"
@@ -60,7 +55,7 @@ def maps_stamp(ws: Workspace) -> tuple[tuple[str, int], ...]:
 def pool_points(ws: Workspace) -> PoolPoints:
     """The pool's per-point data, from its array file (`points/<version>.npz`, written the first time a version
     is read, older versions removed): a million rows load in well under a second instead of a scan of samples."""
-    version = pool_version(ws)
+    version = samples.version(ws)
     path = ws.root / POINTS_DIR / f"{version.replace(':', '-')}.npz"
     if not path.exists():
         _write_points(ws, path)

@@ -110,7 +110,7 @@ def record(
             raise CurationError(f"no sample with id {missing[0]}" + (f" (and {len(missing) - 1} more)"
                                                                      if len(missing) > 1 else ""))
         rows = [(ids[i], action, origin, reasons[i] if reasons else reason, None, batch, actor, now) for i in order]
-        after = conn.execute("SELECT COALESCE(MAX(event_id), 0) FROM decisions").fetchone()[0]
+        after = _last_event(conn)
         conn.executemany(
             "INSERT INTO decisions(sample_id, action, origin, reason, undoes, batch, actor, time)"
             " VALUES (?,?,?,?,?,?,?,?)", rows)
@@ -131,7 +131,7 @@ def undo_last(ws: Workspace, *, origin: str = "human", actor: str | None = None,
             return []
         targets = _targets(conn, row)
         now, batch = time.time(), uuid.uuid4().hex[:12]
-        after = conn.execute("SELECT COALESCE(MAX(event_id), 0) FROM decisions").fetchone()[0]
+        after = _last_event(conn)
         conn.executemany(
             "INSERT INTO decisions(sample_id, action, origin, reason, undoes, batch, actor, time)"
             " VALUES (?, 'undo', ?, 'undo', ?, ?, ?, ?)",
@@ -235,6 +235,11 @@ def _known(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
         marks = ",".join("?" * len(chunk))
         found.update(r[0] for r in conn.execute(f"SELECT id FROM samples WHERE id IN ({marks})", chunk))
     return found
+
+
+def _last_event(conn: sqlite3.Connection) -> int:
+    """The newest event id: the events a transaction appends after it are exactly those above it."""
+    return int(conn.execute("SELECT COALESCE(MAX(event_id), 0) FROM decisions").fetchone()[0])
 
 
 def _append_state(conn: sqlite3.Connection, action: str, after_event: int) -> None:

@@ -118,6 +118,12 @@ def stats(ws: Workspace) -> PoolStats:
     )
 
 
+def version(ws: Workspace) -> str:
+    """Changes whenever the pool does (append-only: an import adds rows with larger rowids): a cache key."""
+    count, last = ws.query("SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM samples")[0]
+    return f"{count}:{last}"
+
+
 def mean_chars(ws: Workspace) -> tuple[float, float]:
     """(mean prompt characters, mean response characters) of the pool; (0, 0) when it is empty."""
     row = ws.query("SELECT AVG(prompt_chars), AVG(response_chars) FROM samples")[0]

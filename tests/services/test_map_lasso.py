@@ -139,12 +139,12 @@ def test_the_pool_version_and_the_cached_points_follow_an_import(tmp_path, ws):
     from pages import _explore_data as data
 
     importer.import_source(ws, str(write_jsonl_head(DOLLY, tmp_path / "a.jsonl", 30)))
-    first = map_figure.pool_version(ws)
+    first = samples.version(ws)
     points = data.pool_points(str(ws.root), first)
     assert points.ids == samples.ids(ws) and len(points.texts) == 30
     assert data.pool_points(str(ws.root), first) is points  # cached: a rerun reads nothing
     importer.import_source(ws, str(write_jsonl_head(DOLLY, tmp_path / "b.jsonl", 50)))
-    second = map_figure.pool_version(ws)
+    second = samples.version(ws)
     assert second != first
     grown = data.pool_points(str(ws.root), second)
     assert grown.ids == samples.ids(ws) and len(grown.ids) == 50 and grown.ids[:30] == points.ids
