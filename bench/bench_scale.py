@@ -163,8 +163,13 @@ def child_layout(ws_root: Path, pool: Path, rows: int) -> dict:
 
 
 def umap_estimate_s(n: int) -> float:
-    """From bench/README's 43,598-row case: exact FAISS k-NN ~7 s (quadratic), a 50-epoch fit ~11 s (linear)."""
-    return 7.0 * (n / 43_598) ** 2 + 11.0 * n / 43_598 + 10.0
+    """From bench/README's 43,598-row case: exact FAISS k-NN ~7 s (quadratic; IVF above the exact limit, about
+    N^1.5 and a few times cheaper at that size), a 50-epoch fit ~11 s (linear)."""
+    from curation.geometry.maps import EXACT_KNN_MAX_ROWS
+
+    scale = n / 43_598
+    knn = 7.0 * scale ** 2 if n <= EXACT_KNN_MAX_ROWS else 2.0 * scale ** 1.5
+    return knn + 11.0 * scale + 10.0
 
 
 def child_umap(ws_root: Path, pool: Path, rows: int) -> dict:

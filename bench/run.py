@@ -141,7 +141,7 @@ class Run:
         """Every evaluation finished so far (by this or an earlier invocation), whatever stages ran now."""
         from bench.report.evaluations import summarise
 
-        for name in ("dolly", "alpaca"):
+        for name in self.settings.evaluated_pools:
             if name not in self.selections:
                 self._select(name)
             pool = self._pool(name)
@@ -159,6 +159,8 @@ class Run:
     def _evaluate(self, name: str, top: bool) -> None:
         from bench.report.evaluations import run_budget
 
+        if name not in self.settings.evaluated_pools:
+            return  # its selections are reported (sections 1, 2, 4), not fine-tuned
         if name not in self.selections:
             self._select(name)
         pool = self._pool(name)

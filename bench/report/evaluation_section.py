@@ -59,6 +59,8 @@ def budget_table(cell: dict) -> str:
                 cells += [f"{d['random_loss']:.4f}" if d else "", interval_cell(d)]
             rows.append([f"token-matched random (Δ: {LABELS[method]} minus it)", len(tm), _mean(tm, "n_train"),
                          _mean(tm, "n_tokens"), *cells])
+    for method in cell.get("not_run", []):
+        rows.append([LABELS[method], 0, NOT_RUN, "", *["" for _ in sets for _ in (0, 1)]])
     headers = ["model", "models", "trained samples", "trained tokens"]
     for s in sets:
         headers += [f"{EVAL_SETS[s]} loss", f"{EVAL_SETS[s]}: Δ vs random [95%]"]

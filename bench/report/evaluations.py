@@ -17,7 +17,8 @@ from bench.report.data import EVAL_SETS, Pool
 from bench.report.settings import Settings
 from bench.report.store import ResultStore
 
-EVAL_METHODS = ("longest", "cluster_random", "static_ifd", "diverse_evol", "learning_pct", "iterit")
+# the three papers first (IterIT first: its in-run models need scoring only, and it trains the shared random models)
+EVAL_METHODS = ("iterit", "diverse_evol", "learning_pct", "longest", "static_ifd", "cluster_random")
 
 
 def _config(settings: Settings, eval_path: Path):
@@ -97,6 +98,7 @@ def summarise(pool: Pool, settings: Settings, store: ResultStore, ranges: dict, 
                 row["token_matched_models"] = [{"n_train": m.n_train, "n_tokens": m.n_tokens}
                                                for m in tm.models if m.key.role == "random"]
         out["methods"][method] = row
+    out["not_run"] = [m for m in EVAL_METHODS if m not in out["methods"]]
     any_rep = next(iter(finished.values()), None)
     if any_rep is not None:
         for name, (lo, hi) in ranges.items():

@@ -20,18 +20,19 @@ REPORT = REPO / "bench" / "REPORT.md"
 @dataclass(frozen=True)
 class Settings:
     name: str
-    dolly_rows: int = 400  # the Dolly pool: its first rows that fit max_length whole
+    dolly_rows: int = 200  # the Dolly pool: its first rows that fit max_length whole
     alpaca_rows: int = 200  # the Alpaca-subset pool: likewise (the file is in hashed-id order)
+    evaluated_pools: tuple[str, ...] = ("dolly",)  # pools whose selections are fine-tuned and scored
     heldout_rows: int = 540  # Dolly rows after the pool's that fit whole, not in it (>= 500 once decontaminated)
     self_instruct_rows: int = 175  # the self-instruct seed tasks: the file's first 175 rows
-    budgets_pct: tuple[float, ...] = (10.0, 5.0)  # in the order they are evaluated
+    budgets_pct: tuple[float, ...] = (5.0,)  # in the order they are evaluated
     max_length: int = 512  # tokens, for every training, scoring and embedding call
     train_seeds: int = 3  # each selection fine-tuned with seeds 0..S-1
     random_subsets: int = 5  # same-size random subsets, each trained once (seed r mod S), paired by seed
     token_matched: tuple[str, ...] = ("longest",)  # methods also compared with token-matched random subsets
     eval_epochs: int = 2  # fine-tuning the evaluated models
     train_batch: int = 8
-    de_rounds: int = 3  # DiverseEvol rounds: the 10% run passes through 3.3% and 6.7% (and its 5% is its own run)
+    de_rounds: int = 3  # DiverseEvol rounds: the 5% run passes through 1.7% and 3.3%
     de_epochs: int = 2
     iterit_epochs: int = 2
     iterit_seeds: tuple[int, ...] = (0, 1, 2)  # IterIT's own in-run model, one per run seed
@@ -44,7 +45,8 @@ class Settings:
 
 FULL = Settings(name="full")
 QUICK = Settings(name="quick", dolly_rows=60, alpaca_rows=40, heldout_rows=12, self_instruct_rows=8,
-                 budgets_pct=(20.0,), max_length=128, train_seeds=2, random_subsets=2, eval_epochs=1, de_rounds=1,
+                 budgets_pct=(20.0,), max_length=128, evaluated_pools=("dolly", "alpaca"), train_seeds=2,
+                 random_subsets=2, eval_epochs=1, de_rounds=1,
                  de_epochs=1, iterit_epochs=1, iterit_seeds=(0, 1), bootstrap_resamples=200)
 
 

@@ -1,9 +1,12 @@
 """2-D maps of the pool: UMAP over sentence embeddings, computed once per embedding and cached in the workspace.
 
-- UMAP runs with the cosine metric; its k-NN graph comes from FAISS (exact inner product on unit rows) and is
-  handed over as `precomputed_knn`, so pynndescent is never compiled: that halves UMAP's cold start
-  (shared perf notes, section 5). `umap` is imported only here, lazily, inside the job worker: importing and
-  compiling it costs ~30 s per fresh process and the app must never pay that on page load.
+- UMAP runs with the cosine metric; its k-NN graph comes from FAISS and is handed over as `precomputed_knn`,
+  so pynndescent is never compiled: that halves UMAP's cold start (shared perf notes, section 5). Up to
+  `EXACT_KNN_MAX_ROWS` rows the graph is exact (flat inner product on unit rows); above, an IVF index probes
+  `KNN_NPROBE` of its lists: exact search is N^2 d (hours at 1M rows on 2 cores), IVF about N^1.5 d, and UMAP
+  needs a good graph, not a perfect one (pynndescent's own graphs are approximate too).
+- `umap` is imported only here, lazily, inside the job worker: importing and compiling it costs ~30 s per
+  fresh process and the app must never pay that on page load.
 - The cache: `maps/<key>/` holds `coords.npy` (float32 [n, 2]), `clusters.npy` (k-means labels for colouring),
   `keys.npy` (each row's embedding-cache key, so a page can fetch the vectors without a model) and `meta.json`
   (written last: it publishes the map). The key hashes the embedding store (model, revision, max length), the
@@ -43,6 +46,8 @@ MIN_UMAP_ROWS = 16
 # Laplacian's eigengap is tiny and the eigensolver stalls (a 100k pool of Dolly rows with ~6 noisy copies each:
 # no result after 17 min; PCA start, 50 epochs: 10 s). Below it the spectral start finishes in seconds.
 SPECTRAL_MAX_ROWS = 20_000
+EXACT_KNN_MAX_ROWS = 50_000
+KNN_NPROBE = 24  # of 4 sqrt(N) IVF lists: recall@15 ~0.95 on MiniLM-like clustered vectors (tests, bench)
 PREVIEW_EPOCHS = 50
 METHODS = ("auto", "umap", "pca")
 MAPS_DIR = "maps"
@@ -88,12 +93,23 @@ def map_key(source: str, ids_digest: str, config: MapConfig) -> str:
 
 
 # -- layouts ----------------------------------------------------------------------------------------------
-def knn_graph(X: np.ndarray, k: int, *, progress: Progress | None = None,
-              should_stop: StopCheck | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(indices int64 [n, k], cosine distances float32 [n, k]) of each row's k nearest rows, itself included."""
-    from curation.geometry.index import knn
+def knn_graph(X: np.ndarray, k: int, *, progress: Progress | None = None, should_stop: StopCheck | None = None,
+              exact_max_rows: int = EXACT_KNN_MAX_ROWS) -> tuple[np.ndarray, np.ndarray]:
+    """(indices int64 [n, k], cosine distances float32 [n, k]) of each row's k nearest rows, itself included:
+    exact up to `exact_max_rows` rows, from an IVF index above (see the module notes)."""
+    from curation.geometry.index import IndexConfig, build_index, knn
 
-    sims, idx = knn(X, X, k, metric="ip", progress=progress, should_stop=should_stop)
+    base: Any = X
+    if len(X) > exact_max_rows:
+        if progress is not None:
+            progress(0, len(X), "k-NN graph: training the IVF index")
+        base = build_index(X, IndexConfig(kind="ivf", metric="ip", nprobe=KNN_NPROBE))
+    sims, idx = knn(X, base, k, metric="ip", progress=progress, should_stop=should_stop)
+    missing = idx < 0  # IVF: fewer than k rows in the probed lists (tiny lists only); UMAP needs k valid ids
+    if missing.any():
+        rows = np.flatnonzero(missing.any(axis=1))
+        exact_sims, exact_idx = knn(X[rows], X, k, metric="ip")
+        sims[rows], idx[rows] = exact_sims, exact_idx
     return idx.astype(np.int64), np.clip(1.0 - sims, 0.0, 2.0).astype(np.float32)
 
 
@@ -156,7 +172,7 @@ def umap_2d(X: np.ndarray, config: MapConfig = MapConfig(), *, progress: Progres
             should_stop: StopCheck | None = None) -> np.ndarray:
     """UMAP (cosine) of unit rows with a FAISS k-NN graph. Raises Cancelled between epochs when asked."""
     k = max(2, min(config.n_neighbors, len(X) - 1))
-    knn_idx, knn_dist = knn_graph(X, k, should_stop=should_stop)
+    knn_idx, knn_dist = knn_graph(X, k, progress=progress, should_stop=should_stop)
     if progress is not None:
         progress(0, 1, "loading umap (the first map in a fresh worker compiles it: ~30 s)")
     import umap

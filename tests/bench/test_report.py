@@ -150,3 +150,5 @@ def test_evaluation_section_marks_intervals_that_exclude_zero():
     assert found[0].startswith("Dolly pool at 20 samples, held-out Dolly loss against random: lower (better) "
                                "for longest response (-0.020); higher (worse) for none")
     assert "no difference at 95% for longest response" in found[1]
+    cell["not_run"] = ["static_ifd"]  # an evaluation left for a later invocation is listed, not dropped
+    assert "| static IFD | 0 | *not run* |" in E.budget_table(cell)

@@ -147,3 +147,21 @@ def test_the_map_job_embeds_lays_out_and_reuses_its_cache(ws):
     assert maps.embedded_share(ws, pool_map.text_keys) == 1.0
     again = maps.pool_map(ws, config=maps.MapConfig(preview=True))
     assert again.key == pool_map.key and again.meta["created"] == pool_map.meta["created"]
+
+
+def test_knn_graph_above_the_exact_limit_is_an_ivf_graph_close_to_brute_force():
+    """Above exact_max_rows the graph comes from IVF: every id valid, each row its own first neighbour, the
+    distances those of the ids returned, and recall@15 against a brute-force numpy graph >= 0.95."""
+    X, _ = clustered(n_clusters=40, per=100, dim=48, spread=0.6, seed=3)
+    k = 15
+    idx, dist = maps.knn_graph(X, k, exact_max_rows=1_000)
+    assert idx.shape == (len(X), k) and (idx >= 0).all() and (idx < len(X)).all()
+    assert (idx[:, 0] == np.arange(len(X))).mean() > 0.999
+    np.testing.assert_allclose(dist, 1.0 - np.einsum("nd,nkd->nk", X, X[idx]), atol=1e-5)
+    sims = X @ X.T
+    truth = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(idx, truth, strict=True)])
+    assert recall >= 0.95, recall
+    exact_idx, _ = maps.knn_graph(X, k, exact_max_rows=len(X))
+    exact_recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(exact_idx, truth, strict=True)])
+    assert exact_recall > 0.999
