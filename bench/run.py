@@ -146,8 +146,12 @@ class Run:
                 self._select(name)
             pool = self._pool(name)
             _, ranges = self._eval_file()
-            self.res.setdefault("train", {})[name] = [summarise(pool, self.settings, self.store, ranges, b)
-                                                      for b in self.settings.budgets(len(pool))]
+            cells = [summarise(pool, self.settings, self.store, ranges, b) for b in self.settings.budgets(len(pool))]
+            self.res.setdefault("train", {})[name] = cells
+            for cell in cells:
+                if cell["not_run"]:
+                    self.missing[f"evaluations of the {name} pool at {cell['budget']} samples"] = (
+                        "not run yet: " + ", ".join(cell["not_run"]))
 
     def _eval_file(self):
         from bench.report.data import eval_file, eval_info

@@ -103,8 +103,9 @@ def evaluation_plot(train: dict, eval_names: dict[str, str], path: Path) -> None
         ax.set(xlabel="Δ held-out loss vs random (95% interval)",
                title=f"{pool.capitalize()}, {cell['budget']} samples")
         ax.invert_yaxis()
-    axes[0][0].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    handles, names = axes[0][0].get_legend_handles_labels()  # below the axes: never over an interval
+    fig.legend(handles, names, fontsize=7, loc="lower center", ncol=len(names), frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -158,8 +158,9 @@ def _run(ws: Workspace, evaluation: results.Evaluation, config: EvaluateConfig, 
         if should_stop is not None and should_stop():
             raise Cancelled(f"evaluation {eid} stopped after {done} of {len(models)} models")
         rows = plan.get(key.role, {}).get(key.subset_index)
+        single = rows is not None and all(pool[int(i)].n_turns == 1 for i in rows)
         print_ = reuse.fingerprint(key, config=config, train_config=train_config, rows=rows, pool_ids=pool_ids,
-                                   heldout_sha=heldout_sha, dtype=dtype)
+                                   heldout_sha=heldout_sha, dtype=dtype, single_turn=single)
         if print_ and reuse.reuse(ws, eid, key, print_, valid) is not None:
             if progress is not None:
                 progress((done + 1) * 1000, len(models) * 1000, f"{key.label} reused from an earlier evaluation")

@@ -19,16 +19,21 @@ from curation.workspace.db import Workspace
 
 
 def fingerprint(key: ModelKey, *, config: Any, train_config: Any, rows: np.ndarray | None, pool_ids: list[str],
-                heldout_sha: str, dtype: str) -> str:
+                heldout_sha: str, dtype: str, single_turn: bool = False) -> str:
     """Hash of everything the model's held-out losses depend on; "" for a model that is never shared (a run's own
-    checkpoint belongs to its run)."""
+    checkpoint belongs to its run). `single_turn`: every trained row has one assistant turn, so training on the
+    last turn and on every assistant turn train the same tokens (IterIT's runs say the one, DiverseEvol's the
+    other; their random models are the same models)."""
     if key.role == "in_run":
         return ""
     what: dict[str, Any] = {"model": config.model, "device": config.device, "dtype": dtype,
                             "max_length": config.max_length, "heldout": heldout_sha}
     if key.role != "base":
         assert rows is not None
-        what.update(train=asdict(train_config), seed=int(config.seed) + key.seed,
+        train = asdict(train_config)
+        if single_turn and train.get("train_on") == "all_assistant":
+            train["train_on"] = "last"  # the form fingerprints had before this rule: stored models still match
+        what.update(train=train, seed=int(config.seed) + key.seed,
                     rows=[pool_ids[int(i)] for i in rows])  # in order: the trainer shuffles them by seed
     text = json.dumps(what, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -281,3 +281,25 @@ def test_a_second_run_at_the_same_budget_reuses_the_random_models(dolly_workspac
     c = create_evaluation(ws, second, config=EvaluateConfig(random_subsets=1, train_seeds=1, seed=5,
                                                             **{**FAST, "max_length": 1024}))
     assert [m.reused_from for m in run_evaluation(ws, c).models if m.key.role != "base"] == [None, None]
+
+
+def test_fingerprint_treats_last_turn_and_every_turn_alike_only_on_single_turn_rows():
+    """On rows with one assistant turn, 'last' and 'all_assistant' train the same tokens: one model, one
+    fingerprint. On multi-turn rows they differ, and so do other settings (here: the seed)."""
+    from curation.evaluation import reuse
+    from curation.evaluation.evaluate import EvaluateConfig
+    from curation.evaluation.results import ModelKey
+    from curation.model import TrainConfig
+
+    rows, ids = np.array([2, 0]), ["a", "b", "c"]
+
+    def print_(train_on: str, single: bool, seed: int = 0) -> str:
+        return reuse.fingerprint(ModelKey("random", 0, seed), config=EvaluateConfig(), rows=rows, pool_ids=ids,
+                                 train_config=TrainConfig(train_on=train_on), heldout_sha="h", dtype="",
+                                 single_turn=single)
+
+    assert print_("last", True) == print_("all_assistant", True)
+    assert print_("last", False) != print_("all_assistant", False)
+    assert print_("all_assistant", True) != print_("all_assistant", True, seed=1)
+    assert reuse.fingerprint(ModelKey("in_run"), config=EvaluateConfig(), rows=None, pool_ids=ids,
+                             train_config=TrainConfig(), heldout_sha="h", dtype="") == ""
