@@ -116,20 +116,22 @@ def find_contamination(
     eval_X = _embed_eval(ws, eval_texts, embed_config, progress)
     X = pool_X[rows]
     checked_texts = [pool_texts[r] for r in rows]
-    qi, pj = near_pairs(eval_X, X, threshold, progress=progress)
+    qi, pj, near_sims = near_pairs(eval_X, X, threshold, progress=progress)
+    searched = dict(zip((qi * len(rows) + pj).tolist(), near_sims.tolist()))
     if config.exact:
         ei, ej = _exact_pairs(eval_texts, checked_texts)
         qi, pj = _union(qi, pj, ei, ej, len(rows))
     exact = [normalise(eval_texts[q]) == normalise(checked_texts[p]) for q, p in zip(qi, pj)]
-    sims = _cosines(eval_X, X, qi, pj)
+    # the search's own cosine where it found the pair, so a pair kept at >= threshold never reports less
+    sims = [searched.get(k, s) for k, s in zip((qi * len(rows) + pj).tolist(), _cosines(eval_X, X, qi, pj))]
     pairs = [ContaminationPair(eval_index=int(q), eval_line=int(lines[q]), sample_id=all_ids[rows[p]],
                                cosine=float(s), exact=bool(e)) for q, p, s, e in zip(qi, pj, sims, exact)]
     return sorted(pairs, key=lambda c: (-c.cosine, c.eval_index, c.sample_id))
 
 
 def near_pairs(queries: np.ndarray, base: np.ndarray, threshold: float, *, block: int = 4096,
-               progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(query row, base row) of every pair of unit rows with float64 cosine >= threshold."""
+               progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query row, base row, float64 cosine) of every pair of rows, made unit, with cosine >= threshold."""
     from curation.geometry import index
 
     queries, base = index.normalize(queries), index.normalize(base)
@@ -144,8 +146,9 @@ def near_pairs(queries: np.ndarray, base: np.ndarray, threshold: float, *, block
             found_p.append(p)
         qi, pj = np.concatenate(found_q), np.concatenate(found_p)
     qi, pj = qi.astype(np.int64), pj.astype(np.int64)
-    keep = _cosines(queries, base, qi, pj) >= threshold
-    return qi[keep], pj[keep]
+    sims = _cosines(queries, base, qi, pj)
+    keep = sims >= threshold
+    return qi[keep], pj[keep], sims[keep]
 
 
 def reject_contaminated(ws: Workspace, pairs: Iterable[ContaminationPair], eval_name: str, *,

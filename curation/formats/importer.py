@@ -43,6 +43,7 @@ class ImportReport:
     problem_counts: dict[str, int] = field(default_factory=dict)
     problems: list[dict[str, Any]] = field(default_factory=list)  # the first KEEP_PROBLEMS, with line numbers
     seconds: float = 0.0
+    vectors_seeded: int = 0  # a bundled pool's shipped embeddings added to the cache
 
     def summary(self) -> str:
         lines = [
@@ -57,6 +58,8 @@ class ImportReport:
             lines += [f"  {p['source']}:{p['line']}: {p['kind']}: {p['message']}" for p in self.problems[:10]]
             if self.skipped > 10:
                 lines.append(f"  ... {self.skipped - 10} more (see the import report)")
+        if self.vectors_seeded:
+            lines.append(f"embeddings shipped with the pool added to the cache: {self.vectors_seeded}")
         return "\n".join(lines)
 
 
@@ -70,9 +73,11 @@ def import_source(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
+    seed_vectors: bool = True,
 ) -> ImportReport:
     """Import `source` into `ws`. `schema=None` detects it; `strict` stops at the first problem; a line (JSON array
-    element, CSV field) over `max_line_bytes` is a `line_too_long` problem."""
+    element, CSV field) over `max_line_bytes` is a `line_too_long` problem. A bundled pool's shipped embeddings
+    go into the cache too (`seed_vectors`; see curation.formats.bundled_pools)."""
     started = time.time()
     local = Path(source).expanduser()
     bundled = None if local.exists() else bundled_pools.find(str(source))
@@ -120,13 +125,18 @@ def import_source(
             progress(0, 1, "merging into the workspace")
         merged = imports.merge(ws, stage, source=source_str, schema=schema, rows_read=rows_read, valid=valid,
                                problem_counts=dict(counts), problems=kept)
+        seeded = 0
+        if bundled is not None and seed_vectors:
+            if progress:
+                progress(0, 1, "adding the shipped embeddings to the cache")
+            seeded = bundled_pools.seed_vectors(ws, bundled)
         if progress:
             progress(1, 1, "done")
         return ImportReport(import_id=merged.import_id, source=source_str, schema=schema, rows_read=rows_read,
                             rows_imported=valid, new_samples=merged.new_samples,
                             duplicates_in_source=valid - merged.distinct, already_present=merged.already_present,
                             skipped=sum(counts.values()), problem_counts=dict(counts), problems=kept,
-                            seconds=time.time() - started)
+                            seconds=time.time() - started, vectors_seeded=seeded)
     finally:
         stage.close()
 

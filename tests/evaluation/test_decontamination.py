@@ -203,8 +203,9 @@ def test_near_pairs_is_exhaustive(monkeypatch, faiss):
     rng = np.random.default_rng(0)
     base = rng.normal(size=(500, 8))
     queries = np.vstack([rng.normal(size=(60, 8)), base[:5] + rng.normal(scale=0.05, size=(5, 8))])
-    qi, pj = decon.near_pairs(queries, base, 0.8, block=16)
+    qi, pj, sims = decon.near_pairs(queries, base, 0.8, block=16)
     unit = lambda X: X / np.linalg.norm(X, axis=1, keepdims=True)  # noqa: E731
     S = unit(queries) @ unit(base).T
     assert set(zip(qi.tolist(), pj.tolist())) == set(zip(*[a.tolist() for a in np.nonzero(S >= 0.8)]))
+    assert (sims >= 0.8).all() and np.allclose(sims, S[qi, pj], atol=1e-6)
     assert len(qi) > 100  # enough pairs that a missed one would show
