@@ -6,7 +6,7 @@ numpy running-minimum loop; time against the memory-bandwidth bound; peak memory
     .venv/bin/python bench/bench_kcenter.py --million  # add N = 1M, k = 10k (tens of minutes on 2 cores)
 
 Every timed case runs in a fresh process (clean peak RSS). `ours` is the library's default (the int8 shadow
-above 20k rows; serial or every core per pass, as its micro-benchmark decides), `ours_serial` forces one
+from 20k rows or 500 picks; serial or every core per pass, as its micro-benchmark decides), `ours_serial` forces one
 core; `np_running` is the plain numpy loop with one BLAS thread, `np_running_all` with every core.
 Data: unit vectors, d = 384, float32: `random` (isotropic) and `clustered` (200 Gaussian clusters, Zipf sizes),
 each with 5 % exact duplicates; every implementation starts from the same first centre.

@@ -143,14 +143,16 @@ def quantise(X: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray, 
     return q, scale, err
 
 
-def update_kernel(X: np.ndarray, *, shadow: bool, parallel: bool | None = None) -> Update:
-    """The per-pick pass over X as `update(c, best) -> next pick`; `parallel` None: whichever measured faster."""
+def update_kernel(X: np.ndarray, *, shadow: bool, parallel: bool | None = None,
+                  quantised: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Update:
+    """The per-pick pass over X as `update(c, best) -> next pick`; `parallel` None: whichever measured faster.
+    `quantised`: X's int8 shadow when the caller has it already."""
     threads = numba.get_num_threads()
     if parallel is None:
         parallel = threads > 1 and len(X) >= 4096 and _parallel_wins(X, shadow, threads)
     blocks = max(1, threads * 4)
     if shadow:
-        q, scale, err = quantise(X)
+        q, scale, err = quantise(X) if quantised is None else quantised
         if parallel:
             return lambda c, best: int(update_shadow_parallel(q, scale, err, X, c, best, blocks)[0])
         return lambda c, best: int(update_shadow(q, scale, err, X, c, best)[0])
@@ -164,9 +166,10 @@ def _parallel_wins(X: np.ndarray, shadow: bool, threads: int, rows: int = 65_536
     key = (X.shape[1], shadow, threads)
     if key not in _CHOICE:
         sample = np.ascontiguousarray(X[:rows])
+        quantised = quantise(sample) if shadow else None  # once for both kernels
         timings = []
         for parallel in (False, True):
-            kernel = update_kernel(sample, shadow=shadow, parallel=parallel)
+            kernel = update_kernel(sample, shadow=shadow, parallel=parallel, quantised=quantised)
             best = np.full(len(sample), np.inf)
             kernel(sample[0], best.copy())  # compile (or load from numba's cache) outside the timing
             started = time.perf_counter()

@@ -227,3 +227,20 @@ def test_the_kernel_choice_is_measured_once_per_shape():
     kcenter_kernels._CHOICE.clear()
     kcenter(X, 5, shadow=False)
     assert len(kcenter_kernels._CHOICE) == (1 if kcenter_kernels.numba.get_num_threads() > 1 else 0)
+
+
+def test_the_shadow_serves_many_picks_or_many_rows(monkeypatch):
+    """Auto: plain passes for a few picks from a small pool, the int8 shadow from SHADOW_MIN_PICKS picks (or
+    SHADOW_MIN_ROWS rows) on; an explicit choice always wins. The picks are the same either way."""
+    from curation.geometry import diversity
+
+    used, real = [], diversity._kcenter_cpu
+    monkeypatch.setattr(diversity, "_kcenter_cpu", lambda X, k, best, first, shadow, *rest: (
+        used.append(shadow) or real(X, k, best, first, shadow, *rest)))
+    X = np.random.default_rng(4).standard_normal((1200, 16)).astype(np.float32)
+    few = kcenter(X, 20)
+    many = kcenter(X, diversity.SHADOW_MIN_PICKS)
+    forced = kcenter(X, diversity.SHADOW_MIN_PICKS, shadow=False)
+    assert used == [False, True, False]
+    np.testing.assert_array_equal(many.order, forced.order)
+    np.testing.assert_array_equal(few.order, many.order[:20])
