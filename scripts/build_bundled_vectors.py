@@ -33,7 +33,7 @@ def main() -> None:
         raise SystemExit(f"{pool.name} names no vectors file in curation/formats/bundled_pools.py")
     with tempfile.TemporaryDirectory() as scratch:
         ws = Workspace(Path(scratch) / "ws")
-        import_source(ws, pool.name, seed_vectors=False)
+        import_source(ws, pool.name)
         texts = [sample_text(record, "text") for _, record in samples.iter_records(ws)]
     encoder = Encoder(EmbedConfig(precision="fp32"))
     started = time.perf_counter()

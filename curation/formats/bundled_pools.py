@@ -20,7 +20,7 @@ import shutil
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -106,39 +106,48 @@ def save_vectors(pool: BundledPool, texts: list[str], vectors: np.ndarray, spec:
     return out
 
 
-def shipped_vectors(pool: BundledPool) -> tuple[StoreSpec, np.ndarray, np.ndarray] | None:
-    """(the spec they were made with, uint64 text keys, float32 unit vectors), or None if the pool ships none."""
+def _shipped_spec(data: Any) -> StoreSpec:
     from curation.geometry.embed_cache import StoreSpec
 
+    return StoreSpec(model=str(data["model"]), revision=str(data["revision"]), max_length=int(data["max_length"]),
+                     dim=int(data["dim"]))
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = vectors.astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)  # unit again after the float16 rounding
+
+
+def shipped_vectors(pool: BundledPool) -> tuple[StoreSpec, np.ndarray, np.ndarray] | None:
+    """(the spec they were made with, uint64 text keys, float32 unit vectors), or None if the pool ships none."""
     path = pool.vectors_path
     if path is None or not path.exists():
         return None
     with np.load(path, allow_pickle=False) as data:
-        spec = StoreSpec(model=str(data["model"]), revision=str(data["revision"]),
-                         max_length=int(data["max_length"]), dim=int(data["dim"]))
-        keys, vectors = data["keys"].astype(np.uint64), data["vectors"].astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)  # unit again after the float16 rounding
-    return spec, keys, vectors
+        return _shipped_spec(data), data["keys"].astype(np.uint64), _unit(data["vectors"])
 
 
 def seed_vectors(ws: Workspace, pool: BundledPool) -> int:
     """Add the pool's shipped vectors to the workspace's cache when the installed default embedder made them;
-    returns how many texts were new to the cache (0: none shipped, another embedder, or already there)."""
+    returns how many texts were new to the cache (0: none shipped, another embedder, or already there). The
+    vectors are decompressed only when some are new: a re-import reads the spec and the keys alone."""
     from curation.errors import CurationError
     from curation.geometry.embed import store_spec
     from curation.geometry.embed_cache import EmbeddingStore
 
-    shipped = shipped_vectors(pool)
-    if shipped is None:
+    path = pool.vectors_path
+    if path is None or not path.exists():
         return 0
-    spec, keys, vectors = shipped
-    try:
-        if store_spec() != spec:  # a newer embedder package or max length: these vectors are not its own
+    with np.load(path, allow_pickle=False) as data:  # lazy: each array is read when first asked for
+        spec = _shipped_spec(data)
+        try:
+            if store_spec() != spec:  # a newer embedder package or max length: these vectors are not its own
+                return 0
+        except (CurationError, OSError):  # no default embedder installed: nothing to seed
             return 0
-    except (CurationError, OSError):  # no default embedder installed: nothing to seed
-        return 0
-    store = EmbeddingStore.for_workspace(ws, spec)
-    new = ~store.contains(keys)
-    if new.any():
-        store.add(keys[new], vectors[new])
+        store = EmbeddingStore.for_workspace(ws, spec)
+        keys = data["keys"].astype(np.uint64)
+        new = ~store.contains(keys)
+        if new.any():
+            store.add(keys[new], _unit(data["vectors"][new]))
     return int(new.sum())

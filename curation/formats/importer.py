@@ -73,11 +73,10 @@ def import_source(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
-    seed_vectors: bool = True,
 ) -> ImportReport:
     """Import `source` into `ws`. `schema=None` detects it; `strict` stops at the first problem; a line (JSON array
     element, CSV field) over `max_line_bytes` is a `line_too_long` problem. A bundled pool's shipped embeddings
-    go into the cache too (`seed_vectors`; see curation.formats.bundled_pools)."""
+    go into the cache too (curation.formats.bundled_pools.seed_vectors)."""
     started = time.time()
     local = Path(source).expanduser()
     bundled = None if local.exists() else bundled_pools.find(str(source))
@@ -126,7 +125,7 @@ def import_source(
         merged = imports.merge(ws, stage, source=source_str, schema=schema, rows_read=rows_read, valid=valid,
                                problem_counts=dict(counts), problems=kept)
         seeded = 0
-        if bundled is not None and seed_vectors:
+        if bundled is not None:
             if progress:
                 progress(0, 1, "adding the shipped embeddings to the cache")
             seeded = bundled_pools.seed_vectors(ws, bundled)
