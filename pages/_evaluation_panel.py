@@ -59,13 +59,16 @@ def _start_form(ws: Workspace, run: runs.Run, iterations: list[int], busy: bool)
     decontaminate = st.checkbox("Leave out held-out rows that near-duplicate a training row", value=True,
                                 key="eval_decontaminate", help="Exact copies and cosine >= 0.9 on the embedding "
                                 "in use; how many were left out shows with the results.")
+    fast = st.checkbox("Score in bf16 where the hardware has it", key="eval_score_bf16",
+                       help="About 1.8x faster held-out scoring on CPUs with AMX and on recent GPUs, but a row's loss "
+                            "moves by up to ~0.03, as much as the differences measured. Off: exact fp32 losses.")
     ready = (source == "split" and bool(held)) or (source == "file" and bool(path))
     if st.button("Evaluate against random", key=f"eval_start_{run.run_id}", type="primary", disabled=busy or not ready,
                  icon=":material/science:"):
         with shown_errors():
             config = EvaluateConfig(random_subsets=subsets, train_seeds=seeds, token_matched=matched,
                                     each_random_once=once, heldout="split" if source == "split" else path,
-                                    decontaminate=decontaminate)
+                                    decontaminate=decontaminate, score_precision="auto" if fast else "fp32")
             evaluation_id = create_evaluation(ws, run.run_id, int(iteration), config)
             submit_once(ws, "evaluate", {"evaluation_id": evaluation_id})
             st.session_state[f"eval_shown_{run.run_id}"] = evaluation_id

@@ -39,6 +39,9 @@ def register(sub: Any) -> None:
     p.add_argument("--max-length", type=int, help="tokens per sample (default: the run's method setting)")
     p.add_argument("--batch-size", type=int, help="effective batch (default: the run's method setting)")
     p.add_argument("--max-steps", type=int, help="stop each fine-tune after this many optimizer steps")
+    p.add_argument("--score-precision", choices=("fp32", "auto"), default="fp32",
+                   help="held-out scoring: fp32 (default, exact) or auto (bf16 autocast where the hardware has it: "
+                   "~1.8x faster on AMX CPUs, a row's loss moves by up to ~0.03)")
     p.add_argument("--no-decontaminate", action="store_true", help="keep held-out rows that duplicate training rows")
     p.add_argument("--seed", type=int, default=0, help="seed of the random subsets and of training (default 0)")
     p.add_argument("--resume", type=int, metavar="EVALUATION", help="continue an evaluation after its last model")
@@ -68,7 +71,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                 token_matched=args.token_matched, each_random_once=args.each_random_once,
                                 heldout=args.heldout_file or "split",
                                 epochs=args.epochs, max_length=args.max_length, batch_size=args.batch_size,
-                                max_steps=args.max_steps, decontaminate=not args.no_decontaminate, seed=args.seed)
+                                max_steps=args.max_steps, decontaminate=not args.no_decontaminate, seed=args.seed,
+                                score_precision=args.score_precision)
         evaluation_id = create_evaluation(ws, args.run, args.iteration, config)
         print(f"evaluation {evaluation_id} of run {args.run}")
     if args.background:

@@ -19,15 +19,19 @@ from curation.workspace.db import Workspace
 
 
 def fingerprint(key: ModelKey, *, config: Any, train_config: Any, rows: np.ndarray | None, pool_ids: list[str],
-                heldout_sha: str, dtype: str, single_turn: bool = False) -> str:
+                heldout_sha: str, dtype: str, single_turn: bool = False, scored_bf16: bool = False) -> str:
     """Hash of everything the model's held-out losses depend on; "" for a model that is never shared (a run's own
     checkpoint belongs to its run). `single_turn`: every trained row has one assistant turn, so training on the
     last turn and on every assistant turn train the same tokens (IterIT's runs say the one, DiverseEvol's the
-    other; their random models are the same models)."""
+    other; their random models are the same models). `scored_bf16`: its losses were computed under bf16 autocast,
+    so they are not interchangeable with fp32 ones (fp32 adds nothing: the fingerprints stored before the
+    setting existed stay valid)."""
     if key.role == "in_run":
         return ""
     what: dict[str, Any] = {"model": config.model, "device": config.device, "dtype": dtype,
                             "max_length": config.max_length, "heldout": heldout_sha}
+    if scored_bf16:
+        what["scored"] = "bf16"
     if key.role != "base":
         assert rows is not None
         train = asdict(train_config)

@@ -35,6 +35,12 @@ def autocast(lm: LoadedModel, mode: Autocast) -> contextlib.AbstractContextManag
     return torch.autocast(device_type=device, dtype=torch.bfloat16)
 
 
+def computes_in_bf16(lm: LoadedModel, mode: Autocast) -> bool:
+    """Whether a forward pass under `autocast(lm, mode)` computes in bf16 (bf16 weights, or autocast applies)."""
+    weights = dtype_name(lm.dtype)
+    return weights == "bf16" or decide_precision(lm.device.type, _native(lm), weights, mode).autocast
+
+
 def _native(lm: LoadedModel) -> bool:
     if "native_bf16" not in lm.extra:  # a capability probe per batch would be wasted work
         lm.extra["native_bf16"] = native_bf16(lm.device)

@@ -303,3 +303,46 @@ def test_fingerprint_treats_last_turn_and_every_turn_alike_only_on_single_turn_r
     assert print_("all_assistant", True) != print_("all_assistant", True, seed=1)
     assert reuse.fingerprint(ModelKey("in_run"), config=EvaluateConfig(), rows=None, pool_ids=ids,
                              train_config=TrainConfig(), heldout_sha="h", dtype="") == ""
+
+
+def test_scoring_precision_is_fp32_unless_asked_and_bf16_losses_are_never_shared_with_fp32_ones(monkeypatch):
+    """fp32 scoring by default (bf16 autocast moves a row's loss by ~0.03); "auto" scores in bf16 only where the
+    hardware has it; a bf16-scored model gets its own fingerprint, while fp32 ones keep the form stored before
+    the setting existed (the sha256 of the settings written out here by hand)."""
+    import hashlib
+    import json
+    from types import SimpleNamespace
+
+    import torch
+
+    from curation.evaluation import evaluate, reuse
+    from curation.evaluation.results import ModelKey
+    from curation.model import TrainConfig
+
+    def lm(dtype, native: bool):
+        return SimpleNamespace(dtype=dtype, device=torch.device("cpu"), extra={"native_bf16": native})
+
+    exact, fast = EvaluateConfig(), EvaluateConfig(score_precision="auto")
+    assert exact.score_precision == "fp32"
+    assert not evaluate.scores_in_bf16(lm(torch.float32, True), exact)
+    assert evaluate.scores_in_bf16(lm(torch.float32, True), fast)
+    assert not evaluate.scores_in_bf16(lm(torch.float32, False), fast)  # emulated bf16: fp32 is faster
+    assert evaluate.scores_in_bf16(lm(torch.bfloat16, False), exact)  # bf16 weights compute in bf16 anyway
+    with pytest.raises(CurationError, match="score_precision"):
+        EvaluateConfig(score_precision="fp16")
+
+    seen = []
+    monkeypatch.setattr("curation.model.score_records",
+                        lambda lm_, held, config, progress, should_stop: seen.append(config.autocast)
+                        or SimpleNamespace(nll=np.zeros(len(held))))
+    evaluate._score(None, [], replace(exact, max_length=128), None, None)
+    evaluate._score(None, [], replace(fast, max_length=128), None, None)
+    assert seen == ["off", "auto"]
+
+    def base(scored_bf16: bool) -> str:
+        return reuse.fingerprint(ModelKey("base"), config=exact, rows=None, pool_ids=[], train_config=TrainConfig(),
+                                 heldout_sha="h", dtype="", scored_bf16=scored_bf16)
+
+    stored = {"model": "", "device": "", "dtype": "", "max_length": None, "heldout": "h"}
+    assert base(False) == hashlib.sha256(json.dumps(stored, sort_keys=True).encode()).hexdigest()
+    assert base(True) != base(False)
