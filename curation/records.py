@@ -89,6 +89,10 @@ class Record:
         return "\n".join(m.content for m in self.messages)
 
 
+_UNICODE_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False) builds one per call
+# (a third of an import's JSON encoding time); same output
+
+
 def normalise(text: str) -> str:
     """The form under which two texts count as exact duplicates: NFC, whitespace runs folded, trimmed."""
     # str.split() splits on exactly the characters regex \s matches (str.isspace), and strips: the same as
@@ -98,7 +102,7 @@ def normalise(text: str) -> str:
 
 def content_id(messages: tuple[Message, ...] | list[Message]) -> str:
     """Stable 16-hex-digit id of a conversation's normalised content (64 bits: collisions negligible)."""
-    payload = json.dumps([[m.role, normalise(m.content)] for m in messages], ensure_ascii=False)
+    payload = _UNICODE_JSON.encode([[m.role, normalise(m.content)] for m in messages])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 

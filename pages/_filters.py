@@ -56,6 +56,10 @@ def filter_controls(ws: Workspace, *, key: str, default_statuses: tuple[str, ...
                                     "so; order by relevance to rank); tick below for parts of words.")
     parts = text_col.checkbox("Match parts of words (substring search)", key=f"{key}_substring",
                               persist_state="session")
+    behind = browse.unindexed_samples(ws) if text.strip() else 0
+    if behind:
+        text_col.caption(f"The search index is catching up with the last import: {behind:,} samples are matched "
+                         "by substring until it has them.")
     statuses = status_col.multiselect("Decision", list(browse.STATUSES), default=list(default_statuses),
                                       key=f"{key}_statuses", persist_state="session", placeholder="any")
     chosen_sources = source_col.multiselect(

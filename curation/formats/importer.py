@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from curation.errors import Cancelled, InputError
-from curation.formats import bundled_pools, loaders, schemas
+from curation.formats import bundled_pools, loaders, parallel_jsonl, schemas
 from curation.formats.text_lines import MAX_LINE_BYTES
-from curation.workspace import imports
+from curation.workspace import imports, search_index
 from curation.workspace.db import Workspace
 
 DETECT_SAMPLE = 100  # rows looked at to detect the schema
@@ -106,24 +106,26 @@ def import_source(
         stream = loaders.read_rows(source, progress=progress, should_stop=should_stop, hub_split=hub_split,
                                    max_line_bytes=max_line_bytes)
         rows, schema = _with_schema(stream, schema, source_str, problem)
-        for item in rows:
+        fmt = loaders.detect_format(source)
+        if parallel_jsonl.applies(Path(source), fmt):  # the same rows, parsed by a process per core
+            items = parallel_jsonl.parse_file(Path(source), source_str, schema, max_line_bytes, progress=progress,
+                                              should_stop=should_stop)
+        else:
+            items = _staged(rows, schema)
+        for src, line, fields, kind, message in items:
             if should_stop is not None and should_stop():
                 raise Cancelled(f"import of {source_str} cancelled; the workspace is unchanged")
             rows_read += 1
-            if isinstance(item, loaders.Problem):
-                problem(item)
-                continue
-            try:
-                record = schemas.to_record(item.data, schema)
-            except InputError as exc:
-                problem(loaders.Problem(item.source, item.line, exc.kind, str(exc)))
+            if fields is None:
+                problem(loaders.Problem(src, line, kind, message))
                 continue
             valid += 1
-            stage.add(record, item.source, item.line, rows_read)
+            stage.add_fields(fields, src, line, rows_read)
         if progress:
             progress(0, 1, "merging into the workspace")
         merged = imports.merge(ws, stage, source=source_str, schema=schema, rows_read=rows_read, valid=valid,
                                problem_counts=dict(counts), problems=kept)
+        search_index.catch_up(ws, progress=progress)
         seeded = 0
         if bundled is not None:
             if progress:
@@ -138,6 +140,18 @@ def import_source(
                             seconds=time.time() - started, vectors_seeded=seeded)
     finally:
         stage.close()
+
+
+def _staged(rows: Iterator, schema: str) -> Iterator[tuple[str, int, tuple | None, str, str]]:
+    """(source, line, the stage's fields or None, problem kind, message) per row, as parallel_jsonl gives them."""
+    for item in rows:
+        if isinstance(item, loaders.Problem):
+            yield item.source, item.line, None, item.kind, item.message
+            continue
+        try:
+            yield item.source, item.line, imports.staged_fields(schemas.to_record(item.data, schema)), "", ""
+        except InputError as exc:
+            yield item.source, item.line, None, exc.kind, str(exc)
 
 
 def _with_schema(stream: Iterator, schema: str | None, source: str,

@@ -21,7 +21,7 @@ from curation.formats.delimited import read_delimited
 from curation.formats.json_array import ArrayError, JSONArrayReader, NotAnArrayError
 from curation.formats.json_values import ValueProblem, parse
 from curation.formats.rows import PROBLEM_KINDS, Problem, Row
-from curation.formats.text_lines import MAX_LINE_BYTES, capped_lines, too_long_message, utf16_problem
+from curation.formats.text_lines import MAX_LINE_BYTES, LineReader, capped_lines, too_long_message, utf16_problem
 
 __all__ = ["FORMATS", "PROBLEM_KINDS", "Problem", "Row", "detect_format", "read_rows"]
 
@@ -126,7 +126,7 @@ def read_rows(
         with open(path, "rb") as f:
             _refuse_utf16(f, src)
             if fmt == "jsonl":
-                yield from _jsonl(f, src, ticker, max_line_bytes)
+                yield from jsonl_rows(f, src, ticker, max_line_bytes)
             elif fmt == "json":
                 yield from _json_array(f, src, ticker, max_line_bytes)
             else:
@@ -176,7 +176,10 @@ def _refuse_utf16(f: BinaryIO, src: str) -> None:
     f.seek(0)
 
 
-def _jsonl(f: BinaryIO, src: str, ticker: _Ticker, cap: int) -> Iterator[Row | Problem]:
+def jsonl_rows(f: LineReader, src: str, ticker: Callable[[int], None], cap: int, *,
+               strip_bom: bool = True) -> Iterator[Row | Problem]:
+    """The rows of JSON Lines read from `f`, lines numbered from 1 (`strip_bom`: f starts the file, whose first
+    line may open with a UTF-8 byte order mark). curation.formats.parallel_jsonl runs it on byte ranges."""
     done = 0
     # binary lines: split on b"\n" only, as editors count lines
     for line, (raw, size) in enumerate(capped_lines(f, cap), 1):
@@ -185,7 +188,7 @@ def _jsonl(f: BinaryIO, src: str, ticker: _Ticker, cap: int) -> Iterator[Row | P
         if raw is None:
             yield Problem(src, line, "line_too_long", too_long_message(size, cap))
             continue
-        if line == 1:
+        if line == 1 and strip_bom:
             raw = raw.removeprefix(_BOM)
         try:
             text = raw.decode("utf-8")

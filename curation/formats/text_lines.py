@@ -8,7 +8,14 @@ read past in bounded chunks and given as None, so the loaders report it (`line_t
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Protocol
+
+
+class LineReader(Protocol):
+    """What line readers need of a file: an open binary file, or a byte range of one."""
+
+    def readline(self, limit: int = -1, /) -> bytes: ...
+
 
 MAX_LINE_BYTES = 64 << 20  # default cap on one line (or JSON array element, or CSV field); see docs/formats.md
 _SKIP_CHUNK = 1 << 20
@@ -16,7 +23,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _SNIFF_BYTES = 4096
 
 
-def capped_lines(f: BinaryIO, cap: int) -> Iterator[tuple[bytes | None, int]]:
+def capped_lines(f: LineReader, cap: int) -> Iterator[tuple[bytes | None, int]]:
     """(line, its length in bytes) for each physical line, newline kept; line is None when longer than cap."""
     while True:
         raw = f.readline(cap + 1)

@@ -111,6 +111,16 @@ def check_search(text: str) -> list[str]:
     return terms
 
 
+def _pattern(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _like(term: str, params: list[Any]) -> str:
+    """The substring clause for one term (its two parameters appended to `params`)."""
+    params += [_pattern(term), _pattern(term)]
+    return "(s.prompt LIKE ? ESCAPE '\\' OR s.response LIKE ? ESCAPE '\\')"
+
+
 def word_query(flt: Filter) -> str | None:
     """The full-text query for the filter's word terms, or None when the index has nothing to answer."""
     if flt.match != "words":
@@ -119,23 +129,28 @@ def word_query(flt: Filter) -> str | None:
     return search_index.match_expression(words) if words else None
 
 
-def where(flt: Filter, *, words_joined: bool = False) -> tuple[str, list[Any]]:
+def where(flt: Filter, *, words_joined: bool = False, indexed_upto: int | None = None) -> tuple[str, list[Any]]:
     """The WHERE clause (over `samples s LEFT JOIN sample_state st`) and its parameters. `words_joined`: the
     query already joins the full-text hits (relevance order), so the word terms need no clause of their own
-    (FTS5 would otherwise evaluate the same MATCH twice)."""
+    (FTS5 would otherwise evaluate the same MATCH twice). `indexed_upto`: the last rowid the full-text index
+    holds while it catches up after an import (`search_index.indexed_upto`); the rows above it are matched by
+    substring, so the search misses none of them."""
     clauses: list[str] = []
     params: list[Any] = []
     terms = check_search(flt.text)
     query = word_query(flt)
     if query is not None and not words_joined:
-        clauses.append(f"s.rowid IN (SELECT rowid FROM {search_index.TABLE} WHERE {search_index.TABLE} MATCH ?)")
+        hits = f"s.rowid IN (SELECT rowid FROM {search_index.TABLE} WHERE {search_index.TABLE} MATCH ?)"
         params.append(query)
+        if indexed_upto is not None:  # a superset of the word matches among the rows not indexed yet
+            params.append(int(indexed_upto))
+            tail = " AND ".join(_like(t.rstrip("*"), params) for t in terms if search_index.is_word_term(t))
+            hits = f"({hits} OR (s.rowid > ? AND {tail}))"
+        clauses.append(hits)
     for term in terms:
         if query is not None and search_index.is_word_term(term):
             continue
-        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        clauses.append("(s.prompt LIKE ? ESCAPE '\\' OR s.response LIKE ? ESCAPE '\\')")
-        params += [pattern, pattern]
+        clauses.append(_like(term, params))
     if flt.sources:
         clauses.append(f"s.source IN ({','.join('?' * len(flt.sources))})")
         params += list(flt.sources)
@@ -175,12 +190,24 @@ def where(flt: Filter, *, words_joined: bool = False) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def unindexed_samples(ws: Workspace) -> int:
+    """Samples the full-text index does not hold yet (0 once it has caught up with the last import)."""
+    upto = search_index.indexed_upto(ws.connect())
+    return 0 if upto is None else int(ws.scalar("SELECT COUNT(*) FROM samples WHERE rowid > ?", (upto,)) or 0)
+
+
+def _where(ws: Workspace, flt: Filter, *, words_joined: bool = False) -> tuple[str, list[Any]]:
+    """`where`, told how far the full-text index reaches when the filter searches words."""
+    upto = search_index.indexed_upto(ws.connect()) if word_query(flt) is not None else None
+    return where(flt, words_joined=words_joined, indexed_upto=upto)
+
+
 _STATE_JOIN = " LEFT JOIN sample_state st ON st.sample_id = s.id"
 _FROM = " FROM samples s" + _STATE_JOIN
 
 
 def count(ws: Workspace, flt: Filter = Filter()) -> int:
-    sql, params = where(flt)
+    sql, params = _where(ws, flt)
     if _state_only(flt):
         undecided, decided = _state_only_parts(ws, sql, params, "COUNT(*)")
         return undecided + int(decided[0][0] if decided else 0)
@@ -189,7 +216,7 @@ def count(ws: Workspace, flt: Filter = Filter()) -> int:
 
 def status_counts(ws: Workspace, flt: Filter = Filter()) -> dict[str, int]:
     """Matching samples per decision status (every status present, zero when none) plus `pinned`."""
-    sql, params = where(flt)
+    sql, params = _where(ws, flt)
     columns = "COALESCE(st.status, 'pending') AS status, COUNT(*) AS n, SUM(COALESCE(st.pinned, 0)) AS pinned"
     out = {s: 0 for s in STATUSES}
     if _state_only(flt):
@@ -227,9 +254,9 @@ def page(ws: Workspace, flt: Filter = Filter(), *, offset: int = 0, limit: int =
     if order not in ORDERS:
         raise CurationError(f"unknown order {order!r}; use one of {', '.join(ORDERS)}")
     query = word_query(flt)
-    if order == "relevance" and query is None:
-        order = "row"
-    sql, params = where(flt, words_joined=order == "relevance")
+    if order == "relevance" and (query is None or search_index.indexed_upto(ws.connect()) is not None):
+        order = "row"  # no words to rank; or the index is catching up, and rows above it have no rank yet
+    sql, params = _where(ws, flt, words_joined=order == "relevance")
     hits, hit_params = "", []
     if order == "relevance":
         hits = (f" JOIN (SELECT rowid, rank FROM {search_index.TABLE} WHERE {search_index.TABLE} MATCH ?) hits"
@@ -251,13 +278,13 @@ def page(ws: Workspace, flt: Filter = Filter(), *, offset: int = 0, limit: int =
 
 def matching_ids(ws: Workspace, flt: Filter = Filter()) -> list[str]:
     """Every matching sample id in row order: the target of a bulk action on the filter."""
-    sql, params = where(flt)
+    sql, params = _where(ws, flt)
     return [r[0] for r in ws.query("SELECT s.id" + _FROM + sql + " ORDER BY s.rowid", tuple(params))]
 
 
 def next_in_queue(ws: Workspace, flt: Filter, *, after_row: int = 0) -> str | None:
     """The first matching sample after row `after_row`, wrapping to the start; None when nothing matches."""
-    sql, params = where(flt)
+    sql, params = _where(ws, flt)
     joiner = " AND " if sql else " WHERE "
     for bound in (after_row, 0):
         row = ws.query("SELECT s.id" + _FROM + sql + joiner + "s.rowid > ? ORDER BY s.rowid LIMIT 1",
@@ -276,11 +303,12 @@ def review_default(ws: Workspace) -> Filter:
 
 # -- what the filter widgets offer ---------------------------------------------------------------
 def version(ws: Workspace) -> tuple:
-    """Changes whenever samples, decisions or runs change: a cache key for anything derived from them
-    (cheap: primary-key maxima and the handful of runs)."""
+    """Changes whenever samples, decisions or runs change, and as the search index catches up: a cache key for
+    anything derived from them (cheap: primary-key maxima and the handful of runs)."""
     row = ws.query("SELECT (SELECT COALESCE(MAX(rowid), 0) FROM samples),"
                    " (SELECT COALESCE(MAX(event_id), 0) FROM decisions),"
-                   " (SELECT COUNT(*) FROM iterations), (SELECT group_concat(run_id || status) FROM runs)")[0]
+                   " (SELECT COUNT(*) FROM iterations), (SELECT group_concat(run_id || status) FROM runs),"
+                   f" (SELECT value FROM kv WHERE key = '{search_index.PENDING_KEY}')")[0]
     return tuple(row)
 
 

@@ -20,7 +20,14 @@ from curation.workspace import leftovers, search_index
 from curation.workspace.db import Workspace
 
 _BATCH = 2000
+_UNICODE_JSON = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(..., ensure_ascii=False) builds per call
 MERGE_CACHE_KIB = -131072  # page cache of each side of a merge (negative: KiB), 128 MB
+
+
+def staged_fields(record: Record) -> tuple:
+    """What the stage keeps of a record besides where it came from: id, stored JSON, texts, sizes."""
+    return (record.id, _UNICODE_JSON.encode(record_to_json(record)), record.prompt, record.response, record.n_turns,
+            len(record.prompt), len(record.response))
 
 
 class Stage:
@@ -41,9 +48,11 @@ class Stage:
         self._batch: list[tuple] = []
 
     def add(self, record: Record, source: str, line: int, pos: int) -> None:
-        self._batch.append((pos, record.id, json.dumps(record_to_json(record), ensure_ascii=False), record.prompt,
-                            record.response, record.n_turns, len(record.prompt), len(record.response), source,
-                            line))
+        self.add_fields(staged_fields(record), source, line, pos)
+
+    def add_fields(self, fields: tuple, source: str, line: int, pos: int) -> None:
+        """A row already in `staged_fields` form (made in another process: curation.formats.parallel_jsonl)."""
+        self._batch.append((pos, *fields, source, line))
         if len(self._batch) >= _BATCH:
             self.flush()
 
@@ -73,13 +82,16 @@ def merge(ws: Workspace, stage: Stage, *, source: str, schema: str, rows_read: i
     """Merge a stage in one transaction: an imports row, the first occurrence of each new content as a sample
     (in source order), every occurrence, and the duplicate counts."""
     stage.flush()
-    distinct = stage.conn.execute("SELECT COUNT(DISTINCT id) FROM staged").fetchone()[0]
-    stage.conn.execute("CREATE INDEX staged_id ON staged(id)")  # (id, pos): pos is the rowid
+    # each content's first row and its row count, worked out in the stage before the workspace's write lock is
+    # taken (the insert below then reads them in source order: no lookups per staged row inside the lock)
+    stage.conn.execute("CREATE TABLE firsts (pos INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
+    stage.conn.execute("INSERT INTO firsts SELECT MIN(pos), COUNT(*) FROM staged GROUP BY id")
     stage.conn.commit()
+    distinct = stage.conn.execute("SELECT COUNT(*) FROM firsts").fetchone()[0]
     conn = ws.connect()
     conn.execute("ATTACH DATABASE ? AS stage", (str(stage.path),))
-    # two lookups per staged row in staged_id and one in samples' id index, in random order: with SQLite's
-    # default 2 MB page cache, a million-row merge reads those pages from the OS again and again
+    # a lookup per new row in samples' id index, in random order: with SQLite's default 2 MB page cache, a
+    # million-row merge reads those pages from the OS again and again
     cache = conn.execute("PRAGMA main.cache_size").fetchone()[0]
     conn.execute(f"PRAGMA main.cache_size = {MERGE_CACHE_KIB}")
     conn.execute(f"PRAGMA stage.cache_size = {MERGE_CACHE_KIB}")
@@ -94,7 +106,8 @@ def merge(ws: Workspace, stage: Stage, *, source: str, schema: str, rows_read: i
             before = tx.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
             last_rowid = tx.execute("SELECT COALESCE(MAX(rowid), 0) FROM samples").fetchone()[0]
             already = tx.execute(
-                "SELECT COUNT(DISTINCT id) FROM stage.staged WHERE id IN (SELECT id FROM main.samples)").fetchone()[0]
+                "SELECT COUNT(*) FROM stage.firsts f JOIN stage.staged s ON s.pos = f.pos"
+                " WHERE s.id IN (SELECT id FROM main.samples)").fetchone()[0]
             # a new sample's occurrences are all in this stage (one per staged row), so its count is set here,
             # unless this source was imported before (an occurrence it already has is not inserted again)
             seen_source = tx.execute("SELECT EXISTS(SELECT 1 FROM main.occurrences WHERE source IN"
@@ -102,12 +115,12 @@ def merge(ws: Workspace, stage: Stage, *, source: str, schema: str, rows_read: i
             tx.execute(
                 "INSERT INTO samples(id, record, prompt, response, n_turns, prompt_chars, response_chars, source, line,"
                 " import_id, dup_count, created) SELECT s.id, s.record, s.prompt, s.response, s.n_turns,"
-                " s.prompt_chars, s.response_chars, s.source, s.line, ?,"
-                " (SELECT COUNT(*) FROM stage.staged t WHERE t.id = s.id), ? FROM stage.staged s"
-                " WHERE s.pos = (SELECT MIN(t.pos) FROM stage.staged t WHERE t.id = s.id)"
-                " AND s.id NOT IN (SELECT id FROM main.samples) ORDER BY s.pos", (import_id, now))
+                " s.prompt_chars, s.response_chars, s.source, s.line, ?, f.n, ?"
+                " FROM stage.firsts f JOIN stage.staged s ON s.pos = f.pos"
+                " WHERE s.id NOT IN (SELECT id FROM main.samples) ORDER BY f.pos", (import_id, now))
             new = tx.execute("SELECT COUNT(*) FROM samples").fetchone()[0] - before
-            search_index.index_new_samples(tx, last_rowid)
+            if new:
+                search_index.mark_new_samples(tx, last_rowid)  # indexed after the commit (search_index.catch_up)
             tx.execute("INSERT OR IGNORE INTO occurrences(sample_id, source, pos, line, import_id)"
                        " SELECT id, source, pos, line, ? FROM stage.staged", (import_id,))
             if already or seen_source:  # recount from the occurrences: earlier ones, and rows already there

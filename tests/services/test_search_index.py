@@ -159,3 +159,51 @@ def test_deep_pages_in_row_order_skip_over_a_narrow_index(pool):
     assert "COVERING INDEX samples_row" in plan
     deep = browse.page(pool, browse.Filter(), offset=1950, limit=50)
     assert deep["row"].tolist() == list(range(1951, 2001))
+
+
+def test_the_index_catches_up_after_the_import_commits_and_search_misses_nothing_meanwhile(tmp_path, monkeypatch):
+    """The import commits its rows first and indexes them in chunks of their own; a catch-up killed between
+    chunks leaves a mark. Meanwhile the rows above the mark are searched by substring (a superset of their word
+    matches), the indexed ones by word; the next import (or catch_up) finishes the index, which then answers
+    exactly as Python's tokenizing does, and FTS5's integrity check passes at every step."""
+    ws = Workspace(tmp_path / "ws")
+    chunks = []
+
+    def killed_after_two(done, total, message):
+        chunks.append(done)
+        if done == 140:
+            raise KeyboardInterrupt  # as a kill between two chunk transactions
+
+    real = search_index.catch_up
+    monkeypatch.setattr(search_index, "catch_up", lambda ws_, progress=None: real(
+        ws_, progress=killed_after_two, rows_per_transaction=70))
+    with pytest.raises(KeyboardInterrupt):
+        importer.import_source(ws, str(write_jsonl_head(DOLLY, tmp_path / "a.jsonl", 300)))
+    assert samples.count(ws) == 300  # the rows were committed before the indexing began
+    upto = search_index.indexed_upto(ws.connect())
+    assert upto == 140 and chunks == [0, 70, 140]
+    search_index.check(ws)
+    version = browse.version(ws)
+    assert browse.unindexed_samples(ws) == 160
+
+    frame = samples.frame(ws)
+    rowid_of = {sid: i + 1 for i, sid in enumerate(frame["id"])}  # the pool's first import: rowids 1..300
+    for text in ("the water", "capit*", "python", "e-mail the"):
+        words = _words_reference(ws, text)
+        like = _like_reference(ws, text)
+        expected = {sid for sid in words if rowid_of[sid] <= upto} | {sid for sid in like if rowid_of[sid] > upto}
+        assert set(browse.matching_ids(ws, browse.Filter(text=text))) == expected, text
+        assert browse.count(ws, browse.Filter(text=text)) == len(expected)
+    table = browse.page(ws, browse.Filter(text="the"), order="relevance", limit=500)
+    assert table["row"].tolist() == sorted(table["row"])  # no rank above the mark yet: row order
+
+    monkeypatch.setattr(search_index, "catch_up", real)
+    extra = tmp_path / "b.jsonl"
+    extra.write_text(json.dumps({"instruction": "Name a xylophonist", "response": "Lionel Hampton."}) + "\n")
+    importer.import_source(ws, str(extra))  # its merge keeps the lower mark; its catch-up indexes both
+    assert search_index.indexed_upto(ws.connect()) is None and browse.unindexed_samples(ws) == 0
+    assert browse.version(ws) != version
+    search_index.check(ws)
+    for text in ("the water", "capit*", "python", "xylophonist"):
+        assert set(browse.matching_ids(ws, browse.Filter(text=text))) == _words_reference(ws, text), text
+    ws.close()
