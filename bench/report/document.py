@@ -19,16 +19,16 @@ SCALE_DOWN = """- **Models.** The papers select with and train 7B-13B LLaMA-fami
   {alpaca_rows} Alpaca-subset rows (the first ones that fit {max_length} tokens whole), at budgets of
   {budgets_pct} percent, i.e. a handful of samples; the fine-tuning comparison (section 3) is run on the
   {evaluated_pools} pool. The issue asked for pools of 2,000 and 1,000 rows at budgets of 5% and 10%. Measured
-  here first: at 400 and 200 rows and both budgets the selection runs alone took 166 min (IterIT's three seeds
-  18 min each at 40 samples, learning percentage 26 min, since it trains on the whole pool), and each
-  evaluated model costs 6-7 min, nearly all of it scoring the {eval_rows} held-out rows (their prompts carry
-  Dolly's long contexts) at max length {max_length} (bf16 autocast, 2 threads), with 29 models per pool and
-  budget (the base model, 5 random, 5 token-matched random, 3 seeds of 6 methods): over 3 hours for one pool
-  at one budget. So the pools, the budgets and the evaluated pools were cut, and the statistics (seeds, random
-  subsets, held-out sets, intervals) kept; the evaluations still to run are listed under *Stages not
-  completed* and in section 3, in the order the script runs them (the three papers' methods first), and a
-  later `python bench/run.py` resumes them from its cache. At so few samples a few LoRA steps move the model
-  little, so expect differences near zero; the intervals say how near.
+  first on a 2-core AMD EPYC without native bf16: at 400 and 200 rows and both budgets the selection runs alone
+  took 166 min (IterIT's three seeds 18 min each at 40 samples, learning percentage 26 min, since it trains on
+  the whole pool), and each evaluated model 6-7 min, nearly all of it scoring the {eval_rows} held-out rows
+  (their prompts carry Dolly's long contexts) at max length {max_length}. On this report's machine {model_cost}.
+  With 29 models per pool and budget (the base model, 5 random, 5 token-matched random, 3 seeds of 6 methods)
+  that is {budget_cost} per pool and budget here, over 3 h on the AMD machine. So the pools, the budgets and the
+  evaluated pools were cut, and the statistics (seeds, random subsets, held-out sets, intervals) kept; the
+  evaluations still to run are listed under *Stages not completed* and in section 3, in the order the script runs
+  them (the three papers' methods first), and a later `python bench/run.py` resumes them from its cache. At so few
+  samples a few LoRA steps move the model little, so expect differences near zero; the intervals say how near.
 - **Schedules.** DiverseEvol {de_rounds} rounds x {de_epochs} epochs (the paper: 10 x 3), IterIT {iterit_epochs}
   epochs (3), learning percentage (Mekala et al. 2024) LP1_app from epoch 1 of the 3-epoch schedule (LP1 needs
   all 3 epochs); every evaluated model {eval_epochs} epochs.
@@ -84,8 +84,26 @@ def write_report(res: dict, settings, out: Path, command: str) -> None:
     words = {**s, "budgets_pct": " and ".join(f"{p:g}" for p in settings.budgets_pct),
              "evaluated_pools": " and ".join(settings.evaluated_pools).replace("dolly", "Dolly").replace(
                  "alpaca", "Alpaca"), "eval_rows": sum(hi - lo for lo, hi in ranges.values()) or "the"}
+    words["model_cost"], words["budget_cost"] = _model_cost(res.get("train") or {})
     lines.append(section("What the scale-down changes", SCALE_DOWN.format(**words)))
     atomic_write_text(out, "\n".join(lines))
+
+
+def _model_cost(train: dict) -> tuple[str, str]:
+    """The measured cost of an evaluated model (from the models this cache trained and scored itself), and what
+    29 of them take."""
+    trained = [t for cells in train.values() for c in cells for t in c.get("model_seconds", {}).get("trained", [])]
+    scored = [t for cells in train.values() for c in cells for t in c.get("model_seconds", {}).get("scored_only", [])]
+    if not trained:
+        return "no model has been evaluated yet", "not measured yet"
+    median = sorted(trained)[len(trained) // 2] / 60
+    text = f"each fine-tuned and scored model took a median {median:.1f} min ({len(trained)} models)"
+    if scored:
+        text += f", scoring alone (base and in-run models) {sorted(scored)[len(scored) // 2] / 60:.1f} min"
+    text += (", held-out losses in fp32 (`EvaluateConfig.score_precision`; bf16 autocast would be ~1.8x "
+             "faster here but moves a row's loss by up to ~0.03), training under bf16 autocast where the CPU "
+             "has native bf16")
+    return text, f"about {29 * median / 60:.1f} h"
 
 
 def _intro_vendi() -> str:

@@ -108,6 +108,9 @@ def summarise(pool: Pool, settings: Settings, store: ResultStore, ranges: dict, 
                                 for m in any_rep.models if m.key.role == "random"]
         out["valid"] = {name: int(_mask(ws, [any_rep], lo, hi).sum()) for name, (lo, hi) in ranges.items()}
         out["heldout_info"] = any_rep.evaluation.heldout
+    own = [m for rep in finished.values() for m in rep.models if m.seconds > 0 and not m.reused_from]
+    out["model_seconds"] = {"trained": [m.seconds for m in own if m.key.role in ("selection", "random")],
+                            "scored_only": [m.seconds for m in own if m.key.role in ("base", "in_run")]}
     out["seconds"] = {k.split("/", 3)[3][:-len("/seconds")]: v for k, v in store.data.items()
                       if k.startswith(f"eval/{pool.name}/{budget}/") and k.endswith("/seconds")}
     return out

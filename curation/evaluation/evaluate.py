@@ -183,6 +183,7 @@ def _run(ws: Workspace, evaluation: results.Evaluation, config: EvaluateConfig, 
         lm, n_train, n_tokens, skipped = _model_for(ws, run, evaluation, config, train_config, key, rows, pool,
                                                     plan.get("skipped", {}), report, should_stop)
         losses = _score(lm, held, config, report, should_stop)
+        del lm  # before the next model loads: rebinding the name afterwards would hold two models at once
         results.add_model(ws, eid, key, losses, valid, n_train=n_train, n_tokens=n_tokens, skipped=skipped,
                           seconds=time.time() - started, fingerprint=print_)
         if progress is not None:

@@ -143,7 +143,7 @@ def near_pairs(X: np.ndarray, threshold: float, *, method: str = "auto", device:
     """
     from curation.geometry import index
 
-    X = index.normalize(X)  # the error margins and FAISS's inner products assume unit rows
+    X = index.unit_rows(X)  # the error margins and FAISS's inner products assume unit rows
     how = plan_search(len(X), X.shape[1], method=method, device=device, approx_above=approx_above)
     if how.method == "exact":
         return index.similar_pairs(X, threshold, device=how.device, block_mb=how.block_mb, progress=progress,

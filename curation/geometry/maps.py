@@ -195,11 +195,11 @@ def umap_2d(X: np.ndarray, config: MapConfig = MapConfig(), *, progress: Progres
 def layout(X: np.ndarray, config: MapConfig = MapConfig(), *, progress: Progress | None = None,
            should_stop: StopCheck | None = None) -> tuple[np.ndarray, str]:
     """(coords float32 [n, 2], the method used) for embeddings X."""
-    from curation.geometry.index import normalize
+    from curation.geometry.index import unit_rows
 
     if config.method not in METHODS:
         raise CurationError(f"unknown map method {config.method!r}; use one of {', '.join(METHODS)}")
-    X = normalize(X)
+    X = unit_rows(X)
     if config.method == "pca" or (config.method == "auto" and len(X) < MIN_UMAP_ROWS):
         return pca_2d(X), "pca"
     if len(X) < MIN_UMAP_ROWS:
@@ -207,12 +207,15 @@ def layout(X: np.ndarray, config: MapConfig = MapConfig(), *, progress: Progress
     return umap_2d(X, config, progress=progress, should_stop=should_stop), "umap"
 
 
+COLOUR_FIT_ROWS = 50_000  # k-means for the map's colours is fitted on at most this many rows (kmeans_sampled)
+
+
 def cluster_labels(X: np.ndarray, n_clusters: int = 0, seed: int = 42) -> np.ndarray:
     """k-means labels over the embeddings, for colouring the map (a handful of regions, not Small2Large's 1000)."""
-    from curation.methods.kernels.clusters import kmeans
+    from curation.methods.kernels.clusters import kmeans_sampled
 
     k = n_clusters or int(np.clip(round(np.sqrt(len(X) / 2)), 2, 20))
-    return kmeans(X, min(k, len(X)), seed) if len(X) > 2 else np.zeros(len(X), np.int64)
+    return kmeans_sampled(X, min(k, len(X)), seed, COLOUR_FIT_ROWS) if len(X) > 2 else np.zeros(len(X), np.int64)
 
 
 # -- the cache ------------------------------------------------------------------------------------------

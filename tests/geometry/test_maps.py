@@ -165,3 +165,42 @@ def test_knn_graph_above_the_exact_limit_is_an_ivf_graph_close_to_brute_force():
     exact_idx, _ = maps.knn_graph(X, k, exact_max_rows=len(X))
     exact_recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(exact_idx, truth, strict=True)])
     assert exact_recall > 0.999
+
+
+def test_map_colours_fit_on_a_sample_and_give_every_row_its_nearest_centre(monkeypatch):
+    """Above COLOUR_FIT_ROWS the colours' k-means is fitted on a seeded sample and every row takes its nearest
+    centre: checked against sklearn fitted on those rows and a float64 brute-force assignment; at or below it,
+    the labels are plain k-means over every row."""
+    from sklearn.cluster import KMeans
+
+    from curation.methods.kernels.clusters import kmeans
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(6, 16)).astype(np.float32) * 3
+    X = (centres[rng.integers(0, 6, 3000)] + rng.normal(size=(3000, 16))).astype(np.float32)
+    assert np.array_equal(maps.cluster_labels(X, 6, seed=5), kmeans(X, 6, 5))  # 3,000 <= 50,000 rows
+    monkeypatch.setattr(maps, "COLOUR_FIT_ROWS", 500)
+    labels = maps.cluster_labels(X, 6, seed=5)
+    rows = np.sort(np.random.default_rng(5).choice(len(X), 500, replace=False))
+    fitted = KMeans(n_clusters=6, random_state=5, n_init="auto").fit(X[rows]).cluster_centers_.astype(np.float64)
+    distances = ((X.astype(np.float64)[:, None, :] - fitted[None]) ** 2).sum(-1)
+    nearest = distances.argmin(1)
+    margin = np.sort(distances, 1)[:, 1] - distances.min(1)
+    clear = margin > 1e-3  # float32 ties aside
+    assert clear.mean() > 0.99 and np.array_equal(labels[clear], nearest[clear])
+
+
+def test_unit_rows_are_used_as_they_are_and_others_normalised():
+    from curation.geometry.index import normalize, unit_rows
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 8)).astype(np.float32)
+    U = X / np.linalg.norm(X, axis=1, keepdims=True)
+    assert unit_rows(U) is U  # no copy of a million unit rows
+    for other in (X, U.astype(np.float64), np.asfortranarray(U)):
+        out = unit_rows(other)
+        assert out is not other and out.dtype == np.float32 and out.flags.c_contiguous
+        np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-6)
+        np.testing.assert_allclose(out, normalize(other), atol=1e-7)
+    with pytest.raises(CurationError, match="zero vector"):
+        unit_rows(np.vstack([U, np.zeros((1, 8), np.float32)]))
