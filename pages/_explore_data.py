@@ -9,10 +9,11 @@ Decisions change, so their states are read fresh on every run.
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from curation.geometry import maps
-from curation.services import map_figure
+from curation.services import map_colours, map_figure
 from curation.workspace import Workspace
 
 
@@ -26,6 +27,22 @@ def pool_points(root: str, version: str) -> map_figure.PoolPoints:
 def current_map(root: str, version: str, stamp: tuple[tuple[str, int], ...]) -> maps.PoolMap | None:
     """The map to show for this pool version (`maps.current`), read again when a map is published."""
     return maps.current(Workspace(root), pool_points(root, version).ids)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def figure(root: str, version: str, stamp: tuple[tuple[str, int], ...], choice: str, run_id: int | None,
+           iteration: int | None, score: str | None, state: tuple | None) -> tuple[go.Figure, np.ndarray]:
+    """(the map figure, its drawn rows) for one colouring. `state`: `browse.version` for colourings that read
+    decisions or runs (None for source and cluster), so a decision redraws only the maps it changes; at a million
+    points building the figure (colour groups, stratified sample, density image) takes ~1.5 s, too long per rerun."""
+    ws, points = Workspace(root), pool_points(root, version)
+    pool_map = current_map(root, version, stamp)
+    assert pool_map is not None
+    colours = map_colours.colour_values(ws, choice, texts=points.texts, clusters=pool_map.clusters, ids=points.ids,
+                                        run_id=run_id, iteration=iteration, score=score, index=points.index,
+                                        rowids=points.rowids)
+    return map_figure.pool_map_figure(pool_map.coords, colours,
+                                      lambda rows: drawn_hover(root, version, points.rowids[rows]))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -46,6 +63,9 @@ def map_embeddings(root: str, key: str) -> np.ndarray | None:
 def pool_vendi(root: str, key: str) -> float | None:
     from curation.geometry.vendi import vendi_score
 
+    pool_map = maps.load(Workspace(root), key)
+    if pool_map is not None and pool_map.meta.get("vendi") is not None:  # computed with the map
+        return float(pool_map.meta["vendi"])
     X = map_embeddings(root, key)
     return None if X is None else vendi_score(X)
 

@@ -25,7 +25,8 @@ VENDI_HELP = "Effective number of distinct samples (cosine kernel on the map's e
 root = str(ws.root)
 points = data.pool_points(root, samples.version(ws))  # cached per pool version: no per-rerun id reads
 ids = points.ids
-pool_map = data.current_map(root, points.version, map_figure.maps_stamp(ws))
+stamp = map_figure.maps_stamp(ws)
+pool_map = data.current_map(root, points.version, stamp)
 
 # -- computing the map (a job: embedding, then UMAP) ------------------------------------------------------
 busy = job_panel(ws, map_queue.MAP_JOB_KINDS, where="explore")
@@ -74,10 +75,8 @@ if choice == "score":
     options = map_colours.score_options(map_colours.run_scores(ws, run_id, iteration) if run_id is not None else None)
     score = (detail_col if run_id is None else run_col).selectbox("Score", options, key="explore_score")
 
-colours = map_colours.colour_values(ws, choice, texts=texts, clusters=pool_map.clusters, ids=ids, run_id=run_id,
-                                    iteration=iteration, score=score, index=points.index)
-figure, drawn = map_figure.pool_map_figure(
-    pool_map.coords, colours, lambda rows: data.drawn_hover(root, points.version, points.rowids[rows]))
+figure, drawn = data.figure(root, points.version, stamp, choice, run_id, iteration, score,
+                            None if choice in map_colours.STATIC_COLOURS else browse.version(ws))
 event = st.plotly_chart(figure, key=f"explore_map_{state.get(map_selection.GENERATION, 0)}", on_select="rerun",
                         selection_mode=("box", "lasso"), config={"displaylogo": False})
 drawn_note = (f" · {len(drawn):,} drawn over the density of all (a lasso selects every point inside it)"

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from curation.errors import Cancelled, CurationError
+from curation.geometry.vendi import vendi_score
 from curation.workspace.arrays import atomic_write_text, load_array, save_array
 from curation.workspace.db import Workspace
 
@@ -269,12 +270,13 @@ def build(ws: Workspace, X: np.ndarray, *, ids: Sequence[str], text_keys: np.nda
     if progress is not None:
         progress(1, 1, "clustering for colours")
     clusters = cluster_labels(X, config.n_clusters, config.seed)
+    vendi = vendi_score(X)  # the pool's, shown beside the map: computed here, not on the page's first view
     folder = _folder(ws, key)
     save_array(folder / "coords.npy", coords)
     save_array(folder / "clusters.npy", clusters.astype(np.int64))
     save_array(folder / "keys.npy", np.asarray(text_keys, np.uint64))
     meta = {"key": key, "source": source, **(store or {}), "ids_hash": ids_hash(ids), "n": len(ids),
-            "config": asdict(config), "method": method, "seconds": round(time.time() - started, 2),
+            "config": asdict(config), "method": method, "vendi": vendi, "seconds": round(time.time() - started, 2),
             "created": time.time()}
     atomic_write_text(folder / "meta.json", json.dumps(meta, indent=1))
     return PoolMap(key=key, coords=coords, clusters=clusters, text_keys=np.asarray(text_keys, np.uint64), meta=meta)

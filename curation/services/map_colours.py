@@ -21,6 +21,7 @@ from curation.workspace.db import Workspace
 COLOURS = {"decision": "Decision", "source": "Source", "cluster": "Cluster", "run": "Selected by a run",
            "iteration": "Iteration a run added it", "score": "Score"}
 RUN_COLOURS = ("run", "iteration")  # offered only once a run has completed an iteration
+STATIC_COLOURS = ("source", "cluster")  # fixed for a pool version and map: no decision or run changes them
 RESPONSE_LENGTH = "response length (chars)"
 DECISION_COLOURS = {"pending": "#7f9cc0", "approved": "#2e9d4f", "rejected": "#d9453d", "pending, pinned": "#3d5a80",
                     "approved, pinned": "#146b2e", "rejected, pinned": "#8f1f1a"}
@@ -82,12 +83,13 @@ def score_options(scores: pd.DataFrame | None) -> list[str]:
 
 def colour_values(ws: Workspace, choice: str, *, texts: pd.DataFrame, clusters: Sequence[int], ids: Sequence[str],
                   run_id: int | None = None, iteration: int | None = None, score: str | None = None,
-                  index: pd.Index | None = None) -> dict[str, Any]:
+                  index: pd.Index | None = None, rowids: np.ndarray | None = None) -> dict[str, Any]:
     """Keyword arguments for `plots.map_figure` colouring the map by `choice` (texts: `hover_frame`; index: the
-    ids hashed once, as `map_figure.PoolPoints` keeps them, so a million rows are looked up in numpy)."""
+    ids hashed once, as `map_figure.PoolPoints` keeps them, so a million rows are looked up in numpy; rowids:
+    theirs, so the decision colours read only the decided samples)."""
     index = index if index is not None else pd.Index(list(ids))
     if choice == "decision":
-        values = decision_labels(views.decision_states(ws))
+        values = decision_labels(views.decision_states(ws, rowids))
         order = [c for c in DECISION_COLOURS if c in set(values)]
         return {"colour": values, "categories": order, "colour_label": "decision", "colours": DECISION_COLOURS}
     if choice == "source":

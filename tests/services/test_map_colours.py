@@ -41,6 +41,10 @@ def test_views_read_texts_and_states_in_row_order(pool):
     states = views.decision_states(pool)
     assert states["status"].tolist() == ["pending", "approved", "pending", "rejected", "pending"]
     assert states["pinned"].tolist() == [False, False, False, True, True]
+    rowids = np.array([r[0] for r in pool.query("SELECT rowid FROM samples ORDER BY rowid")], np.int64)
+    decided_only = views.decision_states(pool, rowids)  # reads the decided samples alone
+    assert decided_only["status"].tolist() == states["status"].tolist()
+    assert decided_only["pinned"].tolist() == states["pinned"].tolist()
     assert map_colours.decision_labels(states).tolist() == ["pending", "approved", "pending", "rejected, pinned",
                                                             "pending, pinned"]
 
