@@ -4,8 +4,8 @@ Exact duplicates are samples whose compared text is identical under `curation.re
 conversations that are identical were already merged at import: same content id; what is left is, e.g.,
 the same question with different answers). Near duplicates are pairs of embeddings with cosine >= a
 threshold. `scan` runs the search once at a floor threshold (exact all-pairs search, see
-`curation.geometry.index.similar_pairs`; IVF for pools over a million rows), so counts and groups for any
-threshold above the floor come from the same pairs, instantly (the app's slider).
+`curation.geometry.index.similar_pairs`; IVF above pair_search.APPROX_ABOVE = 200k rows), so counts and groups
+for any threshold above the floor come from the same pairs, instantly (the app's slider).
 
 Groups are connected components of the pair graph at the chosen threshold (so A~B~C groups A and C even
 when A and C are less similar; each drop's reason gives its own cosine to the keeper). In each group one
@@ -25,8 +25,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from curation.errors import CurationError
+from curation.geometry.pair_search import APPROX_ABOVE, plan_search
 from curation.geometry.pair_search import METHODS as METHODS  # re-exported: the CLI lists them
-from curation.geometry.pair_search import plan_search
 from curation.records import normalise
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def scan(
 
 
 def near_pairs(X: np.ndarray, threshold: float, *, method: str = "auto", device: str = "auto",
-               approx_above: int = 1_000_000, progress: Progress | None = None,
+               approx_above: int = APPROX_ABOVE, progress: Progress | None = None,
                should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(i, j, cosine), i < j, of unit rows with cosine >= threshold.
 
@@ -152,9 +152,7 @@ def near_pairs(X: np.ndarray, threshold: float, *, method: str = "auto", device:
         raise CurationError(f"method {how.method!r} needs faiss (pip install faiss-cpu); method 'exact' or "
                             "device 'torch' searches exactly with torch alone")
     idx = index.build_index(X, index.IndexConfig(kind=how.method))
-    r, c, s = index.range_search(X, idx, threshold, progress=progress, should_stop=should_stop)
-    upper = c > r
-    return r[upper], c[upper], s[upper]
+    return index.range_search(X, idx, threshold, upper_only=True, progress=progress, should_stop=should_stop)
 
 
 def plan(

@@ -130,10 +130,12 @@ def knn(xq: np.ndarray, xb_or_index: Any, k: int, *, metric: str = "ip", chunk: 
     return D, I
 
 
-def range_search(xq: np.ndarray, index: Any, threshold: float, *, chunk: int = 4096,
+def range_search(xq: np.ndarray, index: Any, threshold: float, *, chunk: int = 4096, upper_only: bool = False,
                  progress: Progress | None = None,
                  should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (query, database row, similarity) with inner product >= threshold, as three flat arrays."""
+    """Every (query, database row, similarity) with inner product >= threshold, as three flat arrays.
+    `upper_only` (a search of the indexed rows themselves): only query < database row, kept chunk by chunk, so
+    each pair is held once and no self-match at all (at a million rows with 40 near-copies each: 0.8 GB, not 3)."""
     import faiss
 
     if gpu_count() > 0 and not hasattr(index, "range_search_preassigned"):  # GPU indexes lack range search
@@ -145,9 +147,12 @@ def range_search(xq: np.ndarray, index: Any, threshold: float, *, chunk: int = 4
         if should_stop is not None and should_stop():
             raise Cancelled("search cancelled")
         lims, sim, ids = index.range_search(xq[s:s + chunk], radius)
-        rows.append(s + np.repeat(np.arange(len(lims) - 1), np.diff(lims).astype(np.int64)))
-        cols.append(ids.astype(np.int64))
-        sims.append(sim.astype(np.float32))
+        r = s + np.repeat(np.arange(len(lims) - 1), np.diff(lims).astype(np.int64))
+        keep = ids > r if upper_only else slice(None)
+        rows.append(r[keep])
+        cols.append(ids[keep].astype(np.int64))
+        sims.append(sim[keep].astype(np.float32))
+        del lims, sim, ids, r
         if progress is not None:
             progress(min(s + chunk, len(xq)), len(xq), "range search")
     if not rows:

@@ -3,7 +3,7 @@
 The exact search (`curation.geometry.index.similar_pairs`) is torch: low-precision blocks, float64 re-check.
 On a CUDA device it is exact at any pool size whose fp16 copies fit in GPU memory, and needs no faiss-gpu (a
 135 MB wheel a GPU machine often lacks), so there "auto" stays exact where the CPU switches to FAISS IVF
-above a million rows. Device names: "auto" (CUDA when torch sees one), "cpu", "cuda", "cuda:1", ..., and
+above `APPROX_ABOVE` rows. Device names: "auto" (CUDA when torch sees one), "cpu", "cuda", "cuda:1", ..., and
 "torch": the exact torch search on the CPU at every size (no FAISS at all; what tests and faiss-less
 machines use).
 """
@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from curation.errors import CurationError
 
 METHODS = ("auto", "exact", "flat", "ivf")
+# the CPU's exact search is quadratic (bench/bench_dedup_scale.py, 2 cores, floor 0.85: 100k rows 19.5 s exact
+# against IVF 12.8 s at recall 1.0; a million ~50 min exact, 8 min IVF): IVF from here up
+APPROX_ABOVE = 200_000
 _GPU_BLOCK_MB = 1024  # similarity block per step on a GPU: fewer, larger matmuls (the CPU keeps 128 MB)
 
 
@@ -26,7 +29,7 @@ class SearchPlan:
 
 
 def plan_search(n: int, d: int, *, method: str = "auto", device: str = "auto",
-                approx_above: int = 1_000_000) -> SearchPlan:
+                approx_above: int = APPROX_ABOVE) -> SearchPlan:
     """The search for n unit rows of dimension d (pure apart from asking torch about CUDA)."""
     if method not in METHODS:
         raise CurationError(f"unknown search method {method!r}; use one of {', '.join(METHODS)}")

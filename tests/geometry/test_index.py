@@ -81,6 +81,11 @@ def test_knn_and_range_search_equal_brute_force():
     r, c, s = index.range_search(X, index.build_index(X, index.IndexConfig(kind="flat")), 0.9, chunk=111)
     upper = c > r
     assert set(zip(r[upper].tolist(), c[upper].tolist())) == brute_pairs(X, 0.9)
+    ru, cu, su = index.range_search(X, index.build_index(X, index.IndexConfig(kind="flat")), 0.9, chunk=111,
+                                    upper_only=True)  # each pair once, no self-matches, filtered chunk by chunk
+    assert (cu > ru).all() and len(ru) == len(brute_pairs(X, 0.9))
+    assert set(zip(ru.tolist(), cu.tolist())) == brute_pairs(X, 0.9)
+    np.testing.assert_allclose(su, S[ru, cu], atol=1e-5)
 
 
 def test_l2_knn():
