@@ -44,6 +44,25 @@ def test_data_page_says_a_search_is_too_long_instead_of_crashing(seeded):  # noq
 
 
 
+def test_data_page_says_while_the_search_index_catches_up(seeded):  # noqa: F811
+    from curation.workspace import search_index
+
+    total = seeded.scalar("SELECT COUNT(*) FROM samples")
+    upto = total // 2
+    seeded.set_setting(search_index.PENDING_KEY, str(upto))  # as an import leaves it before its catch-up
+    try:
+        at = open_page("data")
+        at.text_input(key="data_text").input("water").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(f"{total - upto:,} samples are matched by substring" in c.value for c in at.caption)
+        assert at.markdown[0].value.startswith(f"**{browse.count(seeded, browse.Filter(text='water')):,}** matching")
+    finally:
+        with seeded.transaction() as tx:
+            tx.execute("DELETE FROM kv WHERE key = ?", (search_index.PENDING_KEY,))
+    at.run()
+    assert not any("catching up" in c.value for c in at.caption)
+
+
 def test_select_shows_an_interrupted_run_and_resumes_it(seeded):  # noqa: F811
     run_id = runner.start_run(seeded, "kcenter", budget=20, models={"engine": "fake"})
     run_lease.acquire(seeded, run_id, owner=run_lease.Owner(pid=dead_pid(), host=socket.gethostname()))
