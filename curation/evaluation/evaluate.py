@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from curation import heap
 from curation.configs import config_from_dict
 from curation.errors import Cancelled, CurationError
 from curation.evaluation import heldout as heldout_sets
@@ -184,6 +185,7 @@ def _run(ws: Workspace, evaluation: results.Evaluation, config: EvaluateConfig, 
                                                     plan.get("skipped", {}), report, should_stop)
         losses = _score(lm, held, config, report, should_stop)
         del lm  # before the next model loads: rebinding the name afterwards would hold two models at once
+        heap.return_freed_memory()  # training's freed activations (GBs) back to the OS before the next model
         results.add_model(ws, eid, key, losses, valid, n_train=n_train, n_tokens=n_tokens, skipped=skipped,
                           seconds=time.time() - started, fingerprint=print_)
         if progress is not None:

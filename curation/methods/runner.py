@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curation import heap
 from curation.errors import Cancelled, CurationError
 from curation.methods import registry
 from curation.methods.base import COMPONENTS, Constraints, Pool, Previous, Progress, Step, StepContext
@@ -89,6 +90,7 @@ def run_selection(ws: Workspace, run_id: int, *, progress: Progress | None = Non
             if step.checkpoint:
                 _drop_old_checkpoints(ws, run_id, iteration, cfg)
             previous = _previous(ws, it, pool_ids)
+            heap.return_freed_memory()  # a round's training leaves GBs of freed activations (curation.heap)
             if progress is not None:
                 progress((iteration + 1) * 1000, total * 1000, f"iteration {iteration + 1}/{total} done")
     except Cancelled:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from curation import heap
 from curation.errors import Cancelled, CurationError
 from curation.services import app_env
 from curation.workspace.db import Workspace
@@ -173,6 +174,7 @@ def run_job(ws: Workspace, job: Job) -> Job:
     except Exception as exc:  # a bug: keep the traceback for the log, show the message
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         traceback.print_exc()
+    heap.return_freed_memory()  # the worker runs the next job in this process (curation.heap)
     with ws.transaction() as conn:
         conn.execute("UPDATE jobs SET status = ?, result = ?, error = ?, finished = ?, heartbeat = ? WHERE job_id = ?",
                      (status, json.dumps(result, default=str), error, time.time(), time.time(), job.job_id))
