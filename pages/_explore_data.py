@@ -9,7 +9,6 @@ Decisions change, so their states are read fresh on every run.
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from curation.geometry import maps
@@ -30,19 +29,17 @@ def current_map(root: str, version: str, stamp: tuple[tuple[str, int], ...]) -> 
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def figure(root: str, version: str, stamp: tuple[tuple[str, int], ...], choice: str, run_id: int | None,
-           iteration: int | None, score: str | None, state: tuple | None) -> tuple[go.Figure, np.ndarray]:
-    """(the map figure, its drawn rows) for one colouring. `state`: `browse.version` for colourings that read
-    decisions or runs (None for source and cluster), so a decision redraws only the maps it changes; at a million
-    points building the figure (colour groups, stratified sample, density image) takes ~1.5 s, too long per rerun."""
+def figure_parts(root: str, version: str, stamp: tuple[tuple[str, int], ...], choice: str, run_id: int | None,
+                 iteration: int | None, score: str | None, state: tuple | None) -> map_figure.FigureParts:
+    """What the map is drawn from for one colouring (`map_figure.FigureParts`). `state`: `browse.version` for
+    colourings that read decisions or runs (None for source and cluster), so a decision recomputes only those."""
     ws, points = Workspace(root), pool_points(root, version)
     pool_map = current_map(root, version, stamp)
     assert pool_map is not None
     colours = map_colours.colour_values(ws, choice, texts=points.texts, clusters=pool_map.clusters, ids=points.ids,
                                         run_id=run_id, iteration=iteration, score=score, index=points.index,
                                         rowids=points.rowids)
-    return map_figure.pool_map_figure(pool_map.coords, colours,
-                                      lambda rows: drawn_hover(root, version, points.rowids[rows]))
+    return map_figure.figure_parts(pool_map.coords, colours)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

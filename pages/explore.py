@@ -75,8 +75,11 @@ if choice == "score":
     options = map_colours.score_options(map_colours.run_scores(ws, run_id, iteration) if run_id is not None else None)
     score = (detail_col if run_id is None else run_col).selectbox("Score", options, key="explore_score")
 
-figure, drawn = data.figure(root, points.version, stamp, choice, run_id, iteration, score,
-                            None if choice in map_colours.STATIC_COLOURS else browse.version(ws))
+parts = data.figure_parts(root, points.version, stamp, choice, run_id, iteration, score,
+                          None if choice in map_colours.STATIC_COLOURS else browse.version(ws))
+drawn = parts.rows
+figure = map_figure.figure_from_parts(pool_map.coords, parts, data.drawn_hover(root, points.version,
+                                                                                 points.rowids[drawn]))
 event = st.plotly_chart(figure, key=f"explore_map_{state.get(map_selection.GENERATION, 0)}", on_select="rerun",
                         selection_mode=("box", "lasso"), config={"displaylogo": False})
 drawn_note = (f" · {len(drawn):,} drawn over the density of all (a lasso selects every point inside it)"

@@ -129,28 +129,58 @@ def drawn_rows(groups: np.ndarray, limit: int = MAX_DRAWN, *, min_per_group: int
 
 def density_trace(coords: np.ndarray, bins: int = DENSITY_BINS) -> go.Heatmap:
     """Every point as a grey density image (log counts; empty cells transparent), beneath the markers."""
+    return _density_heatmap(density_image(coords, bins))
+
+
+def density_image(coords: np.ndarray, bins: int = DENSITY_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x centres, y centres, log counts with NaN for empty cells; rows are y) of every point."""
     xy = np.asarray(coords, dtype=np.float64)
     counts, x_edges, y_edges = np.histogram2d(xy[:, 0], xy[:, 1], bins=bins)
-    shade = np.where(counts > 0, np.log1p(counts), np.nan).T.astype(np.float32)  # rows are y
-    return go.Heatmap(x=((x_edges[:-1] + x_edges[1:]) / 2).astype(np.float32),
-                      y=((y_edges[:-1] + y_edges[1:]) / 2).astype(np.float32), z=shade,
-                      colorscale=DENSITY_SCALE, showscale=False, hoverinfo="skip", name=DENSITY_NAME,
-                      showlegend=False)
+    shade = np.where(counts > 0, np.log1p(counts), np.nan).T.astype(np.float32)
+    return (((x_edges[:-1] + x_edges[1:]) / 2).astype(np.float32),
+            ((y_edges[:-1] + y_edges[1:]) / 2).astype(np.float32), shade)
+
+
+def _density_heatmap(image: tuple[np.ndarray, np.ndarray, np.ndarray]) -> go.Heatmap:
+    x, y, shade = image
+    return go.Heatmap(x=x, y=y, z=shade, colorscale=DENSITY_SCALE, showscale=False, hoverinfo="skip",
+                      name=DENSITY_NAME, showlegend=False)
+
+
+@dataclass(frozen=True)
+class FigureParts:
+    """What a map figure is drawn from, minus the hover labels: the O(N) work (colour groups, the stratified
+    sample, the density image: ~1.5 s at a million points), worth caching per colouring; the figure itself is
+    built from it on every rerun (a cached figure object made plotly_chart drop the lasso events)."""
+    rows: np.ndarray
+    values: np.ndarray  # the colour of each drawn row
+    options: dict[str, Any]  # plots.map_figure's other keyword arguments
+    density: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # when not every point is drawn
+
+
+def figure_parts(coords: np.ndarray, colours: dict[str, Any], *, limit: int = MAX_DRAWN) -> FigureParts:
+    coords = np.asarray(coords, dtype=np.float32)
+    continuous = bool(colours.get("continuous"))
+    values = np.asarray(colours["colour"], dtype=np.float64 if continuous else object)
+    rows = drawn_rows(colour_groups(values, continuous), limit)
+    options = {k: v for k, v in colours.items() if k != "colour"}
+    if continuous and np.isfinite(values).any():
+        options["colour_range"] = (float(np.nanmin(values)), float(np.nanmax(values)))  # the scale of every point
+    return FigureParts(rows=rows, values=values[rows], options=options,
+                       density=density_image(coords) if len(rows) < len(coords) else None)
+
+
+def figure_from_parts(coords: np.ndarray, parts: FigureParts, hover: list[str]) -> go.Figure:
+    figure = plots.map_figure(np.asarray(coords, dtype=np.float32)[parts.rows], parts.values, hover=hover,
+                              rows=parts.rows, **parts.options)
+    if parts.density is not None:
+        figure.add_trace(_density_heatmap(parts.density))
+        figure.data = (figure.data[-1], *figure.data[:-1])  # the image first: underneath every marker
+    return figure
 
 
 def pool_map_figure(coords: np.ndarray, colours: dict[str, Any], hover_of: Callable[[np.ndarray], list[str]], *,
                     limit: int = MAX_DRAWN) -> tuple[go.Figure, np.ndarray]:
     """(the map, the rows it draws). `colours`: `map_colours.colour_values`; `hover_of(rows)`: their labels."""
-    coords = np.asarray(coords, dtype=np.float32)
-    continuous = bool(colours.get("continuous"))
-    values = np.asarray(colours["colour"], dtype=np.float64 if continuous else object)
-    rows = drawn_rows(colour_groups(values, continuous), limit)
-    extra: dict[str, Any] = {}
-    if continuous and np.isfinite(values).any():
-        extra["colour_range"] = (float(np.nanmin(values)), float(np.nanmax(values)))  # the scale of every point
-    figure = plots.map_figure(coords[rows], values[rows], hover=hover_of(rows), rows=rows,
-                              **{k: v for k, v in colours.items() if k != "colour"}, **extra)
-    if len(rows) < len(coords):
-        figure.add_trace(density_trace(coords))
-        figure.data = (figure.data[-1], *figure.data[:-1])  # the image first: underneath every marker
-    return figure, rows
+    parts = figure_parts(coords, colours, limit=limit)
+    return figure_from_parts(coords, parts, hover_of(parts.rows)), parts.rows
