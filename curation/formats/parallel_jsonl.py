@@ -5,13 +5,15 @@ JSON, the schema's mapping to a record, its content id and stored JSON: nearly a
 into the stage's row form (`curation.workspace.imports.staged_fields`), and `parse_file` gives them back in file
 order with their true line numbers. So the rows, their order, line numbers and problems are exactly those of the
 one-process reader (`loaders.jsonl_rows` runs in both; tested), while a million-row file parses in about half the
-time on 2 cores. Smaller files, other formats and one-core machines take the one-process path.
+time on 2 cores. Smaller files, other formats, one-core machines and processes whose main module is a script
+(`spawn_safe`) take the one-process path.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -47,9 +49,18 @@ def workers() -> int:
     return max(1, min(cores, MAX_WORKERS))
 
 
+def spawn_safe() -> bool:
+    """Whether spawned workers can start without running this process's main script again: multiprocessing
+    re-runs a `__main__` that is a file path (the app's page under Streamlit, a user's script) in every child,
+    but not one started as a module (`python -m curation ...`, the job worker) nor none at all."""
+    main = sys.modules.get("__main__")
+    return getattr(getattr(main, "__spec__", None), "name", None) is not None or getattr(main, "__file__", None) is None
+
+
 def applies(path: Path, fmt: str) -> bool:
-    """Whether a file is worth parsing in parallel here."""
-    return fmt == "jsonl" and workers() >= 2 and path.is_file() and path.stat().st_size >= MIN_BYTES
+    """Whether a file is worth parsing in parallel here (and can be)."""
+    return (fmt == "jsonl" and workers() >= 2 and spawn_safe() and path.is_file()
+            and path.stat().st_size >= MIN_BYTES)
 
 
 def byte_ranges(path: Path, range_bytes: int = RANGE_BYTES) -> list[tuple[int, int]]:

@@ -8,6 +8,8 @@ range ends."""
 from __future__ import annotations
 
 import json
+import sys
+import types
 
 import pytest
 
@@ -15,6 +17,12 @@ from curation.errors import Cancelled
 from curation.formats import importer, loaders, parallel_jsonl, schemas
 from curation.workspace import Workspace, imports
 from tests.shared_data import DOLLY
+
+
+@pytest.fixture(autouse=True)
+def _no_main_script(monkeypatch):
+    """Spawned workers must not re-run a main script: other tests (AppTest) may leave the app's page there."""
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
 
 
 def _messy_file(path, rows: int = 400) -> None:
@@ -67,6 +75,7 @@ def test_an_import_through_the_workers_makes_the_same_workspace(tmp_path, monkey
     path = tmp_path / "messy.jsonl"
     _messy_file(path, 1200)
 
+
     def imported(name: str, parallel: bool):
         monkeypatch.setattr(parallel_jsonl, "MIN_BYTES", 0 if parallel else 1 << 62)
         monkeypatch.setattr(parallel_jsonl, "RANGE_BYTES", 64 << 10)
@@ -112,3 +121,17 @@ def test_json_lines_rows_number_lines_as_an_editor_does(tmp_path):
     rows = list(parallel_jsonl.parse_file(path, str(path), "alpaca", 1 << 20, progress=None, should_stop=None,
                                           range_bytes=10))
     assert [line for _, line, *_ in rows] == [1, 2, 3, 4, 5]
+
+
+def test_a_main_script_keeps_the_one_process_reader(tmp_path, monkeypatch):
+    """A process whose main module is a script (the app's page under Streamlit, a user's script without a
+    `__main__` guard) would run it again in every spawned worker: such processes parse in one process."""
+    script = types.ModuleType("__main__")
+    script.__file__ = str(tmp_path / "app.py")
+    monkeypatch.setitem(sys.modules, "__main__", script)
+    assert not parallel_jsonl.spawn_safe()
+    as_module = types.ModuleType("__main__")
+    as_module.__file__ = "curation/__main__.py"
+    as_module.__spec__ = types.SimpleNamespace(name="curation.__main__")  # type: ignore[assignment]
+    monkeypatch.setitem(sys.modules, "__main__", as_module)
+    assert parallel_jsonl.spawn_safe()
