@@ -2,7 +2,9 @@
 blocked all-pairs search for duplicate detection.
 
 FAISS: exact inner product (`IndexFlatIP`) by default; IVF or HNSW for pools over about a million rows,
-where exact all-pairs work (N^2 d) stops being affordable. On a machine with faiss-gpu and a CUDA device
+where exact all-pairs work (N^2 d) stops being affordable. `ivf_sq8` stores each vector in 8 bits per
+dimension (a quarter of IVF-flat's copy: 0.4 GB instead of 1.5 GB at 1M x 384) for callers that re-score the
+candidates it returns against the float32 rows. On a machine with faiss-gpu and a CUDA device
 the index moves to the GPU; otherwise faiss-cpu. Queries run in chunks so memory stays bounded.
 
 `similar_pairs(X, t)` finds every pair with cosine >= t exactly, faster than FAISS's flat range search:
@@ -24,7 +26,7 @@ import numpy as np
 from curation.errors import Cancelled, CurationError
 
 Progress = Callable[[int, int, str], None]
-KINDS = ("auto", "flat", "ivf", "hnsw")
+KINDS = ("auto", "flat", "ivf", "ivf_sq8", "hnsw")
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,13 @@ def build_index(xb: np.ndarray, config: IndexConfig = IndexConfig()) -> Any:
     index: Any  # faiss index classes share no base class in its stubs
     if kind == "flat":
         index = faiss.IndexFlatIP(d) if config.metric == "ip" else faiss.IndexFlatL2(d)
-    elif kind == "ivf":
+    elif kind in ("ivf", "ivf_sq8"):
         nlist = config.nlist or max(1, min(int(4 * np.sqrt(n)), n // 39 or 1))
         quantizer = faiss.IndexFlatIP(d) if config.metric == "ip" else faiss.IndexFlatL2(d)
-        index = faiss.IndexIVFFlat(quantizer, d, nlist, metric)
+        if kind == "ivf":
+            index = faiss.IndexIVFFlat(quantizer, d, nlist, metric)
+        else:
+            index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, metric)
         rng = np.random.default_rng(config.seed)
         train = xb if n <= 256 * nlist else xb[np.sort(rng.choice(n, 256 * nlist, replace=False))]
         index.cp.seed = config.seed

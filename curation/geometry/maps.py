@@ -4,7 +4,11 @@
   so pynndescent is never compiled: that halves UMAP's cold start (shared perf notes, section 5). Up to
   `EXACT_KNN_MAX_ROWS` rows the graph is exact (flat inner product on unit rows); above, an IVF index probes
   `KNN_NPROBE` of its lists: exact search is N^2 d (hours at 1M rows on 2 cores), IVF about N^1.5 d, and UMAP
-  needs a good graph, not a perfect one (pynndescent's own graphs are approximate too).
+  needs a good graph, not a perfect one (pynndescent's own graphs are approximate too). The IVF index stores
+  8-bit codes (0.4 GB at 1M x 384, not a 1.5 GB float32 copy); its candidates are re-scored exactly.
+- Above `SPECTRAL_MAX_ROWS` UMAP starts from our blocked PCA and is handed a one-column stand-in for the data:
+  with a precomputed graph and an explicit start it reads the data only for its shape, yet it copies it twice
+  (`X[list(range(n))]`) and its own PCA start centres a third copy: 4.5 GB at 1M x 384, the map job's peak.
 - `umap` is imported only here, lazily, inside the job worker: importing and compiling it costs ~30 s per
   fresh process and the app must never pay that on page load.
 - The cache: `maps/<key>/` holds `coords.npy` (float32 [n, 2]), `clusters.npy` (k-means labels for colouring),
@@ -96,22 +100,54 @@ def map_key(source: str, ids_digest: str, config: MapConfig) -> str:
 # -- layouts ----------------------------------------------------------------------------------------------
 def knn_graph(X: np.ndarray, k: int, *, progress: Progress | None = None, should_stop: StopCheck | None = None,
               exact_max_rows: int = EXACT_KNN_MAX_ROWS) -> tuple[np.ndarray, np.ndarray]:
-    """(indices int64 [n, k], cosine distances float32 [n, k]) of each row's k nearest rows, itself included:
-    exact up to `exact_max_rows` rows, from an IVF index above (see the module notes)."""
+    """(indices int64 [n, k], cosine distances float32 [n, k], nearest first) of each row's k nearest rows,
+    itself included: exact up to `exact_max_rows` rows; above, candidates from an 8-bit IVF index, re-scored
+    and re-ordered against the float32 rows (see the module notes)."""
     from curation.geometry.index import IndexConfig, build_index, knn
 
-    base: Any = X
-    if len(X) > exact_max_rows:
+    if len(X) <= exact_max_rows:
+        sims, idx = knn(X, X, k, metric="ip", progress=progress, should_stop=should_stop)
+    else:
         if progress is not None:
             progress(0, len(X), "k-NN graph: training the IVF index")
-        base = build_index(X, IndexConfig(kind="ivf", metric="ip", nprobe=KNN_NPROBE))
-    sims, idx = knn(X, base, k, metric="ip", progress=progress, should_stop=should_stop)
-    missing = idx < 0  # IVF: fewer than k rows in the probed lists (tiny lists only); UMAP needs k valid ids
-    if missing.any():
-        rows = np.flatnonzero(missing.any(axis=1))
-        exact_sims, exact_idx = knn(X[rows], X, k, metric="ip")
-        sims[rows], idx[rows] = exact_sims, exact_idx
+        index = build_index(X, IndexConfig(kind="ivf_sq8", metric="ip", nprobe=KNN_NPROBE))
+        _, idx = knn(X, index, k, metric="ip", progress=progress, should_stop=should_stop)
+        del index
+        missing = idx < 0  # fewer than k rows in the probed lists (tiny lists only); UMAP needs k valid ids
+        if missing.any():
+            rows = np.flatnonzero(missing.any(axis=1))
+            idx[rows] = exact_neighbours(X, rows, k)
+        sims = exact_similarities(X, idx)
+        order = np.argsort(-sims, axis=1, kind="stable")
+        idx, sims = np.take_along_axis(idx, order, axis=1), np.take_along_axis(sims, order, axis=1)
     return idx.astype(np.int64), np.clip(1.0 - sims, 0.0, 2.0).astype(np.float32)
+
+
+RESCORE_ROWS = 8_192  # rows per gather: 8k x 15 neighbours x 384 float32 = 190 MB at most
+
+
+def exact_neighbours(X: np.ndarray, rows: np.ndarray, k: int, block: int = 65_536) -> np.ndarray:
+    """int64 [len(rows), k]: the k nearest rows of X to each of X[rows], by a blocked scan (a flat FAISS index
+    would copy all of X for a handful of rows)."""
+    query = np.asarray(X[rows], dtype=np.float32)
+    best_sims = np.full((len(rows), k), -np.inf, dtype=np.float32)
+    best_idx = np.zeros((len(rows), k), dtype=np.int64)
+    for start in range(0, len(X), block):
+        sims = np.concatenate([best_sims, query @ np.asarray(X[start:start + block]).T], axis=1)
+        block_ids = np.broadcast_to(np.arange(start, start + sims.shape[1] - k), (len(rows), sims.shape[1] - k))
+        ids = np.concatenate([best_idx, block_ids], axis=1)
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        best_sims, best_idx = np.take_along_axis(sims, top, axis=1), np.take_along_axis(ids, top, axis=1)
+    return best_idx
+
+
+def exact_similarities(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """float32 [n, k]: the inner product of each row with each of its listed neighbours, in row blocks."""
+    sims = np.empty(idx.shape, dtype=np.float32)
+    for start in range(0, len(idx), RESCORE_ROWS):
+        block = idx[start:start + RESCORE_ROWS]
+        sims[start:start + len(block)] = np.einsum("nd,nkd->nk", X[start:start + len(block)], X[block])
+    return sims
 
 
 PCA_BLOCK = 65_536  # rows per float64 block: a 1M x 384 pool never becomes one N x d float64 copy (3 GB)
@@ -184,13 +220,29 @@ def umap_2d(X: np.ndarray, config: MapConfig = MapConfig(), *, progress: Progres
         if progress is not None:
             progress(epoch, total, f"UMAP layout: epoch {epoch}/{total}")
 
+    init: str | np.ndarray = umap_init(len(X))
+    data = X
+    if init == "pca":  # see the module notes: UMAP's copies of X were the 1M map job's peak memory
+        init = pca_start(X, config.seed)
+        data = np.zeros((len(X), 1), dtype=np.float32)
     reducer = umap.UMAP(n_neighbors=k, min_dist=config.min_dist, metric="cosine", n_epochs=config.epochs(),
                         random_state=config.seed, precomputed_knn=(knn_idx, knn_dist, None), verbose=False,
-                        init=umap_init(len(X)))
+                        init=init)
     with warnings.catch_warnings(), _epoch_hook(report):
         warnings.simplefilter("ignore")  # "no search index" and "n_jobs overridden by random_state": expected
-        coords = reducer.fit_transform(X)
+        coords = reducer.fit_transform(data)
     return np.asarray(coords, dtype=np.float32)
+
+
+def pca_start(X: np.ndarray, seed: int) -> np.ndarray:
+    """UMAP's "pca" start, from `pca_2d`: scaled to a largest coordinate of 10, plus N(0, 1e-4) noise so no two
+    points coincide (umap's own noisy_scale_coords)."""
+    coords = pca_2d(X)
+    peak = float(np.abs(coords).max())
+    if peak > 0:
+        coords *= 10.0 / peak
+    noise = np.random.RandomState(seed).normal(scale=1e-4, size=coords.shape)
+    return (coords + noise).astype(np.float32)
 
 
 def layout(X: np.ndarray, config: MapConfig = MapConfig(), *, progress: Progress | None = None,

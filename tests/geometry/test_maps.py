@@ -158,6 +158,7 @@ def test_knn_graph_above_the_exact_limit_is_an_ivf_graph_close_to_brute_force():
     assert idx.shape == (len(X), k) and (idx >= 0).all() and (idx < len(X)).all()
     assert (idx[:, 0] == np.arange(len(X))).mean() > 0.999
     np.testing.assert_allclose(dist, 1.0 - np.einsum("nd,nkd->nk", X, X[idx]), atol=1e-5)
+    assert (np.diff(dist, axis=1) >= 0).all()  # re-scored candidates come nearest first
     sims = X @ X.T
     truth = np.argsort(-sims, axis=1, kind="stable")[:, :k]
     recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(idx, truth, strict=True)])
@@ -165,6 +166,41 @@ def test_knn_graph_above_the_exact_limit_is_an_ivf_graph_close_to_brute_force():
     exact_idx, _ = maps.knn_graph(X, k, exact_max_rows=len(X))
     exact_recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(exact_idx, truth, strict=True)])
     assert exact_recall > 0.999
+
+
+def test_rows_the_ivf_lists_leave_short_get_exact_neighbours_from_a_blocked_scan():
+    X, _ = clustered(n_clusters=5, per=60, dim=16, seed=6)
+    rows = np.array([0, 17, 299])
+    got = maps.exact_neighbours(X, rows, 7, block=50)  # several blocks, the last one short
+    truth = np.argsort(-(X[rows].astype(np.float64) @ X.T.astype(np.float64)), axis=1)[:, :7]
+    assert [set(a) for a in got] == [set(b) for b in truth]
+
+
+def test_the_knn_index_stores_8_bit_codes():
+    from curation.geometry.index import IndexConfig, build_index
+
+    X, _ = clustered(n_clusters=10, per=100, dim=48, seed=4)
+    index = build_index(X, IndexConfig(kind="ivf_sq8", nlist=8))
+    assert index.code_size == X.shape[1] and index.ntotal == len(X)  # one byte a dimension, not four
+
+
+@pytest.mark.slow
+def test_large_pool_umap_on_a_stand_in_gives_the_layout_of_the_full_data(monkeypatch):
+    """Above SPECTRAL_MAX_ROWS umap_2d hands UMAP a one-column stand-in for X (it copies X otherwise): the
+    layout is the one UMAP computes from the real rows, the same graph and the same start."""
+    import umap
+
+    X, _ = clustered(per=40, seed=5)
+    monkeypatch.setattr(maps, "SPECTRAL_MAX_ROWS", len(X) - 1)
+    config = maps.MapConfig(n_epochs=30)
+    coords = maps.umap_2d(X, config)
+    idx, dist = maps.knn_graph(X, config.n_neighbors)
+    reference = umap.UMAP(n_neighbors=config.n_neighbors, min_dist=config.min_dist, metric="cosine",
+                          n_epochs=30, random_state=config.seed, precomputed_knn=(idx, dist, None),
+                          init=maps.pca_start(X, config.seed)).fit_transform(X)
+    np.testing.assert_array_equal(coords, reference)
+    start = maps.pca_start(X, 0)
+    assert abs(np.abs(start).max() - 10.0) < 1e-3 and len(np.unique(start, axis=0)) == len(X)
 
 
 def test_map_colours_fit_on_a_sample_and_give_every_row_its_nearest_centre(monkeypatch):
