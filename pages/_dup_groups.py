@@ -22,10 +22,18 @@ def _scan_files(root: str, stamp: int | None) -> dup_store.ScanFiles | None:
     return dup_store.read_files(Workspace(root))
 
 
+@st.cache_resource(show_spinner=False, max_entries=1)
+def _loaded(root: str, state: tuple) -> SavedScan | None:
+    """The scan as of `state` (dup_store.state_key: a scan, a decision, a "keep all" or an import changes it),
+    with the component labels it has worked out: a rerun that changed none of these masks no pairs again."""
+    ws = Workspace(root)
+    return dup_store.load(ws, files=_scan_files(root, state[0]))
+
+
 def saved_scan(ws: Workspace) -> SavedScan | None:
-    """The saved scan with the decisions made since: a rerun reads only the decided samples."""
-    stamp = dup_store.stamp(ws)
-    return None if stamp is None else dup_store.load(ws, files=_scan_files(str(ws.root), stamp))
+    """The saved scan with the decisions made since (read again only when one was made)."""
+    state = dup_store.state_key(ws)
+    return None if state[0] is None else _loaded(str(ws.root), state)
 
 
 def _keep_one(ws: Workspace, group_ids: list[str], keeper_id: str) -> None:

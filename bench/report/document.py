@@ -18,7 +18,7 @@ SCALE_DOWN = """- **Models.** The papers select with and train 7B-13B LLaMA-fami
 - **Data.** The papers select from the whole Dolly-15k / Alpaca-52k; here from {dolly_rows} Dolly rows and
   {alpaca_rows} Alpaca-subset rows (the first ones that fit {max_length} tokens whole), at budgets of
   {budgets_pct} percent, i.e. a handful of samples; the fine-tuning comparison (section 3) is run on the
-  {evaluated_pools} pool. The issue asked for pools of 2,000 and 1,000 rows at budgets of 5% and 10%. Measured
+  {evaluated_pools}. The issue asked for pools of 2,000 and 1,000 rows at budgets of 5% and 10%. Measured
   first on a 2-core AMD EPYC without native bf16: at 400 and 200 rows and both budgets the selection runs alone
   took 166 min (IterIT's three seeds 18 min each at 40 samples, learning percentage 26 min, since it trains on
   the whole pool), and each evaluated model 6-7 min, nearly all of it scoring the {eval_rows} held-out rows
@@ -81,9 +81,10 @@ def write_report(res: dict, settings, out: Path, command: str) -> None:
         lines.append(section(pool.get("title", name), sections.timing(pool, name) if pool else None, 3))
     lines.append(section("Machine and earlier benchmarks", sections.machine_and_earlier(res["machine"]), 3))
     ranges = (res.get("eval_file") or {}).get("ranges", {})
+    evaluated = " and ".join(settings.evaluated_pools).replace("dolly", "Dolly").replace("alpaca", "Alpaca")
     words = {**s, "budgets_pct": " and ".join(f"{p:g}" for p in settings.budgets_pct),
-             "evaluated_pools": " and ".join(settings.evaluated_pools).replace("dolly", "Dolly").replace(
-                 "alpaca", "Alpaca"), "eval_rows": sum(hi - lo for lo, hi in ranges.values()) or "the"}
+             "evaluated_pools": evaluated + (" pools" if len(settings.evaluated_pools) > 1 else " pool"),
+             "eval_rows": sum(hi - lo for lo, hi in ranges.values()) or "the"}
     words["model_cost"], words["budget_cost"] = _model_cost(res.get("train") or {})
     lines.append(section("What the scale-down changes", SCALE_DOWN.format(**words)))
     atomic_write_text(out, "\n".join(lines))

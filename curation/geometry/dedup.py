@@ -16,18 +16,18 @@ first seen); pinned and approved samples are never dropped and are preferred as 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from curation.errors import CurationError
+from curation.geometry.pair_graph import Scan as Scan  # re-exported: Scan and ThresholdCount are this module's results
+from curation.geometry.pair_graph import ThresholdCount as ThresholdCount
+from curation.geometry.pair_graph import exact_pairs, merge_pairs, text_groups
 from curation.geometry.pair_search import APPROX_ABOVE, plan_search
 from curation.geometry.pair_search import METHODS as METHODS  # re-exported: the CLI lists them
-from curation.records import normalise
 
 if TYPE_CHECKING:
     from curation.geometry.embed import EmbedConfig
@@ -38,15 +38,6 @@ Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
-class ThresholdCount:
-    threshold: float
-    pairs: int  # pairs with similarity >= threshold
-    groups: int  # connected components with two or more samples
-    in_groups: int  # samples in those groups
-    dropped: int  # samples a dedup at this threshold would drop (in_groups - groups, before protection)
-
-
-@dataclass(frozen=True)
 class Drop:
     row: int  # the dropped sample's row
     keeper: int  # the row kept in its group
@@ -54,56 +45,9 @@ class Drop:
     exact: bool  # identical compared text
 
 
-@dataclass(frozen=True)
-class Scan:
-    """All pairs at or above `floor` over `n` rows (i < j), plus which rows share an identical text."""
-
-    n: int
-    floor: float
-    i: np.ndarray  # int64
-    j: np.ndarray  # int64
-    sim: np.ndarray  # float32; exact-text pairs carry 1.0
-    text_group: np.ndarray  # int64 [n]: rows with equal normalised text share a value
-
-    def _mask(self, threshold: float) -> np.ndarray:
-        if threshold < self.floor - 1e-12:
-            raise CurationError(f"threshold {threshold} is below the scan's floor {self.floor}; scan again lower")
-        return self.sim >= threshold
-
-    def labels(self, threshold: float) -> np.ndarray:
-        """Component label of every row at `threshold` (singletons get their own label)."""
-        m = self._mask(threshold)
-        graph = coo_matrix((np.ones(int(m.sum()), np.int8), (self.i[m], self.j[m])), shape=(self.n, self.n))
-        return connected_components(graph, directed=False)[1]
-
-    def groups(self, threshold: float) -> list[np.ndarray]:
-        """Groups of two or more rows (each sorted), ordered by their first row."""
-        labels = self.labels(threshold)
-        order = np.argsort(labels, kind="stable")
-        bounds = np.flatnonzero(np.diff(labels[order])) + 1
-        out = [g for g in np.split(order, bounds) if len(g) > 1]
-        return sorted(out, key=lambda g: int(g[0]))
-
-    def preview(self, thresholds: Sequence[float]) -> list[ThresholdCount]:
-        out = []
-        for t in thresholds:
-            labels = self.labels(t)
-            sizes = np.bincount(labels)
-            grouped = sizes[sizes > 1]
-            out.append(ThresholdCount(float(t), int(self._mask(t).sum()), len(grouped), int(grouped.sum()),
-                                      int(grouped.sum() - len(grouped))))
-        return out
-
-
-def text_groups(texts: Sequence[str]) -> np.ndarray:
-    """Row -> id of its normalised text (equal ids: exact duplicates)."""
-    seen: dict[str, int] = {}
-    return np.array([seen.setdefault(normalise(t), len(seen)) for t in texts], dtype=np.int64)
-
-
 def scan(
     X: np.ndarray | None,
-    texts: Sequence[str],
+    texts: Iterable[str],
     *,
     floor: float = 0.85,
     method: str = "auto",
@@ -112,21 +56,25 @@ def scan(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Scan:
-    """One duplicate-search pass. X: unit-row embeddings of `texts` (None: exact duplicates only).
+    """One duplicate-search pass. X: unit-row embeddings of `texts` (None: exact duplicates only); `texts` may be
+    any iterable (a generator: the texts are never held at once).
 
     `active` (bool [n]) leaves rows out of every pair (e.g. samples already rejected). `method` and `device`:
-    see `near_pairs`.
+    see `near_pairs`. Pairs come out in (i, j) order.
     """
-    n = len(texts)
     groups_of = text_groups(texts)
-    i, j = _exact_pairs(groups_of)
+    n = len(groups_of)
+    i, j = exact_pairs(groups_of)
     sim = np.ones(len(i), dtype=np.float32)
     if X is not None:
         if len(X) != n:
             raise CurationError(f"{len(X)} embeddings for {n} texts")
-        ni, nj, ns = near_pairs(X, floor, method=method, device=device, progress=progress, should_stop=should_stop)
-        i, j, sim = _merge(n, (i, j, sim), (ni, nj, ns))
-    if active is not None:
+        near = near_pairs(X, floor, method=method, device=device, progress=progress, should_stop=should_stop)
+        i, j, sim = merge_pairs(n, (i, j, sim), near)
+        del near
+    else:
+        i, j, sim = merge_pairs(n, (i, j, sim))
+    if active is not None and not np.all(active):  # at a million rows each copy of the pairs is 0.8 GB
         keep = np.asarray(active, bool)[i] & np.asarray(active, bool)[j]
         i, j, sim = i[keep], j[keep], sim[keep]
     return Scan(n=n, floor=float(floor), i=i, j=j, sim=sim, text_group=groups_of)
@@ -151,8 +99,10 @@ def near_pairs(X: np.ndarray, threshold: float, *, method: str = "auto", device:
     if importlib.util.find_spec("faiss") is None:
         raise CurationError(f"method {how.method!r} needs faiss (pip install faiss-cpu); method 'exact' or "
                             "device 'torch' searches exactly with torch alone")
-    idx = index.build_index(X, index.IndexConfig(kind=how.method))
-    return index.range_search(X, idx, threshold, upper_only=True, progress=progress, should_stop=should_stop)
+    # the index is passed, not kept: range_search drops the last reference (a 1.5 GB copy of X at a million rows)
+    # before it assembles the pairs
+    return index.range_search(X, index.build_index(X, index.IndexConfig(kind=how.method)), threshold,
+                              upper_only=True, progress=progress, should_stop=should_stop)
 
 
 def plan(
@@ -220,27 +170,6 @@ def _keeper_rank(n: int, keeper: str, response_chars: np.ndarray | None, scores:
     return np.where(np.isnan(values), -np.inf, values)
 
 
-def _exact_pairs(groups_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row paired with the first row of its text group (a star: enough for the components)."""
-    _, first = np.unique(groups_of, return_index=True)
-    head = first[groups_of]
-    rows = np.flatnonzero(head != np.arange(len(groups_of)))
-    return head[rows].astype(np.int64), rows.astype(np.int64)
-
-
-def _merge(n: int, *parts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Union of pair lists; a pair found twice keeps its highest similarity."""
-    i = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    j = np.concatenate([p[1] for p in parts]).astype(np.int64)
-    s = np.concatenate([p[2] for p in parts]).astype(np.float32)
-    key = i * n + j
-    order = np.lexsort((-s, key))
-    key, i, j, s = key[order], i[order], j[order], s[order]
-    first = np.ones(len(key), bool)
-    first[1:] = key[1:] != key[:-1]
-    return i[first], j[first], s[first]
-
-
 # -- the workspace -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PoolScan:
@@ -267,9 +196,9 @@ def scan_pool(ws: Workspace, *, field: str = "prompt", floor: float = 0.85, meth
     from curation.workspace import samples
 
     frame = samples.frame(ws)
-    texts = [sample_text(record, field) for _, record in samples.iter_records(ws)]
     X = embed_pool(ws, embed_config or EmbedConfig(), field=field, progress=progress,
                    should_stop=should_stop) if near else None
+    texts = (sample_text(record, field) for _, record in samples.iter_records(ws))  # read once, never all held
     result = scan(X, texts, floor=floor, method=method, active=(frame["status"] != "rejected").to_numpy(),
                   progress=progress, should_stop=should_stop)
     protected = (frame["pinned"] | (frame["status"] == "approved")).to_numpy()

@@ -76,6 +76,7 @@ def scan_and_save(ws: Workspace, *, field: str = "prompt", floor: float = 0.85, 
         if spec is not None:
             store = {"store": f"embeddings/{spec.folder_name}", "spec": asdict(spec)}
     save(ws, pool, field=field, near=near, text_keys=keys, store=store)
+    del pool  # read back below: holding both would double the pairs and the embeddings
     loaded = load(ws)
     assert loaded is not None
     return loaded
@@ -147,12 +148,14 @@ def load(ws: Workspace, files: ScanFiles | None = None) -> SavedScan | None:
     stale = samples.count(ws) != len(ids)
     status, pinned = _states(ws, files.index)
     keep = status != "rejected"
-    keep_pair = keep[i] & keep[j]
     distinct = _distinct_keys(ws, ids)
-    if len(distinct):
-        keep_pair &= ~np.isin(i * len(ids) + j, distinct)
-    scan = dedup.Scan(n=len(ids), floor=float(meta["floor"]), i=i[keep_pair], j=j[keep_pair],
-                      sim=files.sim[keep_pair], text_group=files.text_group)
+    sim = files.sim
+    if not keep.all() or len(distinct):  # else the saved arrays as they are: no 0.8 GB copy at a million rows
+        keep_pair = keep[i] & keep[j]
+        if len(distinct):
+            keep_pair &= ~np.isin(i * len(ids) + j, distinct)
+        i, j, sim = i[keep_pair], j[keep_pair], sim[keep_pair]
+    scan = dedup.Scan(n=len(ids), floor=float(meta["floor"]), i=i, j=j, sim=sim, text_group=files.text_group)
     protected = pinned | (status == "approved")
     pool = dedup.PoolScan(ids=ids, scan=scan, X=files.X, response_chars=files.response_chars, protected=protected)
     return SavedScan(pool=pool, field=meta["field"], floor=float(meta["floor"]), near=bool(meta["near"]),

@@ -138,31 +138,42 @@ def knn(xq: np.ndarray, xb_or_index: Any, k: int, *, metric: str = "ip", chunk: 
 def range_search(xq: np.ndarray, index: Any, threshold: float, *, chunk: int = 4096, upper_only: bool = False,
                  progress: Progress | None = None,
                  should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (query, database row, similarity) with inner product >= threshold, as three flat arrays.
-    `upper_only` (a search of the indexed rows themselves): only query < database row, kept chunk by chunk, so
-    each pair is held once and no self-match at all (at a million rows with 40 near-copies each: 0.8 GB, not 3)."""
+    """Every (query, database row, similarity) with inner product >= threshold, as three flat arrays in (query,
+    row) order. `upper_only` (a search of the indexed rows themselves): only query < database row, kept chunk by
+    chunk, so each pair is held once and no self-match at all. The chunks are held compactly (32-bit rows) and
+    the index is released before the int64 result is assembled, when the caller passed its only reference: at a
+    million rows with 40 near-copies each, 0.5 GB of chunks beside the index, then 0.8 GB of pairs without it."""
     import faiss
 
     if gpu_count() > 0 and not hasattr(index, "range_search_preassigned"):  # GPU indexes lack range search
         index = faiss.index_gpu_to_cpu(index) if hasattr(faiss, "index_gpu_to_cpu") else index
     xq = np.ascontiguousarray(xq, dtype=np.float32)
     radius = float(np.nextafter(np.float32(threshold), np.float32(-np.inf)))  # FAISS keeps ip > radius
-    rows, cols, sims = [], [], []
+    narrow = np.int32 if max(len(xq), int(index.ntotal)) < 2**31 else np.int64
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for s in range(0, len(xq), chunk):
         if should_stop is not None and should_stop():
             raise Cancelled("search cancelled")
         lims, sim, ids = index.range_search(xq[s:s + chunk], radius)
         r = s + np.repeat(np.arange(len(lims) - 1), np.diff(lims).astype(np.int64))
         keep = ids > r if upper_only else slice(None)
-        rows.append(r[keep])
-        cols.append(ids[keep].astype(np.int64))
-        sims.append(sim[keep].astype(np.float32))
-        del lims, sim, ids, r
+        r, c, v = r[keep].astype(narrow), ids[keep].astype(narrow), sim[keep].astype(np.float32)
+        order = np.lexsort((c, r))  # a chunk covers a run of queries: sorted chunks concatenate in order
+        parts.append((r[order], c[order], v[order]))
+        del lims, sim, ids, r, c, v, order
         if progress is not None:
             progress(min(s + chunk, len(xq)), len(xq), "range search")
-    if not rows:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    return np.concatenate(rows), np.concatenate(cols), np.concatenate(sims)
+    del index  # the caller's reference, if it kept one, keeps it alive; otherwise its memory goes back now
+    total = sum(len(p[0]) for p in parts)
+    out: tuple[np.ndarray, np.ndarray, np.ndarray] = (np.empty(total, np.int64), np.empty(total, np.int64),
+                                                     np.empty(total, np.float32))
+    at = 0
+    while parts:  # fill the result and free each chunk as it is copied
+        part = parts.pop(0)
+        for column, values in zip(out, part):
+            column[at:at + len(values)] = values
+        at += len(part[0])
+    return out
 
 
 # -- exact all-pairs search ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from curation.errors import CurationError
-from curation.geometry import dedup, index
+from curation.geometry import dedup, index, pair_graph
 from tests.shared_data import DOLLY
 
 
@@ -216,3 +216,75 @@ def test_cli_exact_only_dry_run_then_apply(ws, tmp_path, capsys):
     assert len(report["dropped"]) == 1 and report["dropped"][0]["reason"].startswith("exact duplicate of ")
     assert decisions.counts(ws)["rejected"] == 1
     assert main(["-w", root, "dedup", "--threshold", "1.5"]) == 2
+
+
+def union_find_counts(n: int, pairs: list[tuple[int, int, float]], threshold: float) -> tuple[int, int, int]:
+    """(pairs, groups, samples in groups) at `threshold` by a plain union-find over the pairs kept there."""
+    parent = list(range(n))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            a = parent[a]
+        return a
+
+    kept = [(a, b) for a, b, s in pairs if np.float32(s) >= np.float32(threshold)]
+    for a, b in kept:
+        parent[find(a)] = find(b)
+    sizes: dict[int, int] = {}
+    for a in range(n):
+        sizes[find(a)] = sizes.get(find(a), 0) + 1
+    grouped = [s for s in sizes.values() if s > 1]
+    return len(kept), len(grouped), sum(grouped)
+
+
+def test_a_many_threshold_preview_equals_a_union_find_at_each_threshold():
+    """The one-pass preview (bands joined from the highest threshold down) against a union-find per threshold,
+    on random pair graphs with similarities landing exactly on thresholds, in any order asked, repeats too."""
+    rng = np.random.default_rng(11)
+    for _ in range(4):
+        n = int(rng.integers(30, 200))
+        m = int(rng.integers(0, 3 * n))
+        a, b = rng.integers(n, size=(2, m))
+        keep = a < b
+        grid = np.round(np.arange(0.85, 1.0001, 0.005), 3)
+        sim = np.where(rng.random(m) < 0.3, rng.choice(grid, m), rng.uniform(0.85, 1.0, m)).astype(np.float32)
+        result = dedup.Scan(n=n, floor=0.85, i=a[keep].astype(np.int64), j=b[keep].astype(np.int64),
+                            sim=sim[keep], text_group=np.arange(n))
+        pairs = list(zip(a[keep].tolist(), b[keep].tolist(), sim[keep].tolist()))
+        asked = [float(t) for t in rng.permutation(grid)] + [0.9, 0.9]
+        for count in result.preview(asked):
+            assert (count.pairs, count.groups, count.in_groups) == union_find_counts(n, pairs, count.threshold)
+            assert count.dropped == count.in_groups - count.groups
+        assert [c.threshold for c in result.preview(asked)] == asked
+
+
+def test_merging_exact_and_near_pairs_equals_a_dict_union_keeping_the_highest_similarity():
+    rng = np.random.default_rng(5)
+    n = 300
+    near = sorted({(int(x), int(y)) for x, y in rng.integers(n, size=(2000, 2)) if x < y})
+    near_sim = rng.uniform(0.85, 1.0, len(near)).astype(np.float32)
+    exact = [(int(x), int(y)) for x, y in rng.integers(n, size=(80, 2)) if x < y] + near[:20]  # some in both
+    reference: dict[tuple[int, int], float] = {}
+    for pair, s in [*zip(near, near_sim.tolist()), *((p, 1.0) for p in exact)]:
+        reference[pair] = max(reference.get(pair, -1.0), s)
+    as_arrays = (lambda ps, ss: (np.array([p[0] for p in ps], np.int64), np.array([p[1] for p in ps], np.int64),
+                                 np.asarray(ss, np.float32)))
+    e = as_arrays(exact, np.ones(len(exact)))
+    for near_arrays in (as_arrays(near, near_sim),  # in (i, j) order, as every near search gives them
+                        as_arrays(near[::-1], near_sim[::-1])):  # any other order takes the general path
+        i, j, s = pair_graph.merge_pairs(n, e, near_arrays)
+        assert list(zip(i.tolist(), j.tolist())) == sorted(reference)
+        np.testing.assert_array_equal(s, np.float32([reference[p] for p in sorted(reference)]))
+    i, j, s = pair_graph.merge_pairs(n, e)  # exact pairs alone: each once, in order
+    assert list(zip(i.tolist(), j.tolist())) == sorted(set(exact)) and (s == 1.0).all()
+
+
+def test_text_groups_by_digest_group_exactly_as_the_normalised_texts_do():
+    from curation.records import normalise
+
+    texts = [r["instruction"] for r in map(json.loads, DOLLY.read_text(encoding="utf-8").splitlines()[:3000])]
+    texts += [f"  {texts[5]}  ", texts[9].replace(" ", "   "), "", " "]
+    groups = dedup.text_groups(iter(texts))  # any iterable: the pool's scan streams them
+    by_text: dict[str, int] = {}
+    expected = [by_text.setdefault(normalise(t), len(by_text)) for t in texts]
+    np.testing.assert_array_equal(groups, expected)

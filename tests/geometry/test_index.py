@@ -114,3 +114,14 @@ def test_normalize_rejects_zero_rows():
         index.normalize(np.zeros((2, 3)))
     with pytest.raises(CurationError):
         index.build_index(np.ones((5, 3), np.float32), index.IndexConfig(kind="annoy"))
+
+
+def test_range_search_returns_pairs_in_query_then_row_order():
+    X = planted(600, 16, seed=8)
+    flat = index.build_index(X, index.IndexConfig(kind="flat"))
+    for upper_only in (True, False):
+        r, c, s = index.range_search(X, flat, 0.8, chunk=50, upper_only=upper_only)
+        key = r * len(X) + c
+        assert r.dtype == c.dtype == np.int64 and s.dtype == np.float32
+        assert (key[1:] > key[:-1]).all()  # what the duplicate scan's merge relies on
+    assert set(zip(r[c > r].tolist(), c[c > r].tolist())) == brute_pairs(X, 0.8)
