@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from curation.errors import CurationError
+from curation.geometry import index
 from curation.geometry.pair_graph import Scan as Scan  # re-exported: Scan and ThresholdCount are this module's results
 from curation.geometry.pair_graph import ThresholdCount as ThresholdCount
 from curation.geometry.pair_graph import exact_pairs, merge_pairs, text_groups
@@ -89,8 +90,6 @@ def near_pairs(X: np.ndarray, threshold: float, *, method: str = "auto", device:
     blocked low-precision filter + float64 check, complete. "flat": FAISS IndexFlatIP range search (exact,
     slower; the reference). "ivf": FAISS IVF (approximate). `device` picks where (curation.geometry.pair_search).
     """
-    from curation.geometry import index
-
     X = index.unit_rows(X)  # the error margins and FAISS's inner products assume unit rows
     how = plan_search(len(X), X.shape[1], method=method, device=device, approx_above=approx_above)
     if how.method == "exact":
@@ -99,8 +98,13 @@ def near_pairs(X: np.ndarray, threshold: float, *, method: str = "auto", device:
     if importlib.util.find_spec("faiss") is None:
         raise CurationError(f"method {how.method!r} needs faiss (pip install faiss-cpu); method 'exact' or "
                             "device 'torch' searches exactly with torch alone")
-    # the index is passed, not kept: range_search drops the last reference (a 1.5 GB copy of X at a million rows)
-    # before it assembles the pairs
+    # IVF holds fp16 codes (half IVF-flat's copy of X) and every candidate is re-scored against X: the pairs and
+    # similarities of IVF-flat. The index is passed, not kept: range_search drops the last reference before it
+    # assembles the pairs.
+    if how.method == "ivf":
+        built = index.build_index(X, index.IndexConfig(kind="ivf_fp16"))
+        return index.range_search(X, built, threshold, upper_only=True, exact_rows=X,
+                                  margin=index.fp16_margin(X.shape[1]), progress=progress, should_stop=should_stop)
     return index.range_search(X, index.build_index(X, index.IndexConfig(kind=how.method)), threshold,
                               upper_only=True, progress=progress, should_stop=should_stop)
 
@@ -135,20 +139,9 @@ def plan(
     dropped = (rows != kept) & ~protected[rows]
     row, keeper_row = rows[dropped], kept[dropped]
     exact = scan_result.text_group[row] == scan_result.text_group[keeper_row]
-    cosine = np.ones(len(row)) if X is None else _row_cosines(X, row, keeper_row)
+    cosine = np.ones(len(row)) if X is None else index.row_dots(X, row, X, keeper_row).astype(np.float64)
     return [Drop(row=int(r), keeper=int(k), cosine=float(c), exact=bool(e))
             for r, k, c, e in zip(row.tolist(), keeper_row.tolist(), cosine.tolist(), exact.tolist())]
-
-
-def _row_cosines(X: np.ndarray, a: np.ndarray, b: np.ndarray, block: int = 65_536) -> np.ndarray:
-    """X[a[k]] . X[b[k]] for every k, a block at a time, in float32: within 1e-6 of float64 for unit vectors
-    (a reason prints two decimals) and some 100x faster than einsum's float64 path on 85k pairs."""
-    out = np.empty(len(a))
-    for start in range(0, len(a), block):
-        rows_a, rows_b = a[start:start + block], b[start:start + block]
-        out[start:start + block] = np.einsum("ij,ij->i", np.asarray(X[rows_a], np.float32),
-                                             np.asarray(X[rows_b], np.float32))
-    return out
 
 
 def reason(drop: Drop, keeper_id: str) -> str:
@@ -195,7 +188,7 @@ def scan_pool(ws: Workspace, *, field: str = "prompt", floor: float = 0.85, meth
     from curation.geometry.embed import EmbedConfig, embed_pool, sample_text
     from curation.workspace import samples
 
-    frame = samples.frame(ws)
+    frame = samples.frame(ws, texts=False)  # the texts of a million samples are 2.3 GB here: streamed below
     X = embed_pool(ws, embed_config or EmbedConfig(), field=field, progress=progress,
                    should_stop=should_stop) if near else None
     texts = (sample_text(record, field) for _, record in samples.iter_records(ws))  # read once, never all held

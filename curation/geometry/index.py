@@ -2,10 +2,13 @@
 blocked all-pairs search for duplicate detection.
 
 FAISS: exact inner product (`IndexFlatIP`) by default; IVF or HNSW for pools over about a million rows,
-where exact all-pairs work (N^2 d) stops being affordable. `ivf_sq8` stores each vector in 8 bits per
-dimension (a quarter of IVF-flat's copy: 0.4 GB instead of 1.5 GB at 1M x 384) for callers that re-score the
-candidates it returns against the float32 rows. On a machine with faiss-gpu and a CUDA device
-the index moves to the GPU; otherwise faiss-cpu. Queries run in chunks so memory stays bounded.
+where exact all-pairs work (N^2 d) stops being affordable. `ivf_fp16` and `ivf_sq8` store each vector in 16
+or 8 bits per dimension (half or a quarter of IVF-flat's copy: 0.77 or 0.4 GB instead of 1.5 GB at 1M x 384)
+for callers that re-score the candidates they return against the float32 rows. fp16 codes have a bounded error
+(`fp16_margin`), so a range search at t minus that margin, re-scored, finds the pairs IVF-flat finds at t (up
+to float32 rounding at t itself); 8-bit codes are clamped to a trained range, so they suit a k-NN graph, not a
+threshold. On a machine with faiss-gpu and a CUDA device the index moves to the GPU; otherwise faiss-cpu.
+Queries run in chunks so memory stays bounded.
 
 `similar_pairs(X, t)` finds every pair with cosine >= t exactly, faster than FAISS's flat range search:
 it multiplies upper-triangle blocks in bf16 (fp16 on CUDA) with fp32 accumulation, keeps candidates at
@@ -26,7 +29,8 @@ import numpy as np
 from curation.errors import Cancelled, CurationError
 
 Progress = Callable[[int, int, str], None]
-KINDS = ("auto", "flat", "ivf", "ivf_sq8", "hnsw")
+KINDS = ("auto", "flat", "ivf", "ivf_fp16", "ivf_sq8", "hnsw")
+_SQ_TYPES = {"ivf_fp16": "QT_fp16", "ivf_sq8": "QT_8bit"}
 
 
 @dataclass(frozen=True)
@@ -92,13 +96,14 @@ def build_index(xb: np.ndarray, config: IndexConfig = IndexConfig()) -> Any:
     index: Any  # faiss index classes share no base class in its stubs
     if kind == "flat":
         index = faiss.IndexFlatIP(d) if config.metric == "ip" else faiss.IndexFlatL2(d)
-    elif kind in ("ivf", "ivf_sq8"):
+    elif kind in ("ivf", *_SQ_TYPES):
         nlist = config.nlist or max(1, min(int(4 * np.sqrt(n)), n // 39 or 1))
         quantizer = faiss.IndexFlatIP(d) if config.metric == "ip" else faiss.IndexFlatL2(d)
         if kind == "ivf":
             index = faiss.IndexIVFFlat(quantizer, d, nlist, metric)
         else:
-            index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, metric)
+            qtype = getattr(faiss.ScalarQuantizer, _SQ_TYPES[kind])
+            index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, qtype, metric)
         rng = np.random.default_rng(config.seed)
         train = xb if n <= 256 * nlist else xb[np.sort(rng.choice(n, 256 * nlist, replace=False))]
         index.cp.seed = config.seed
@@ -135,20 +140,42 @@ def knn(xq: np.ndarray, xb_or_index: Any, k: int, *, metric: str = "ip", chunk: 
     return D, I
 
 
+def row_dots(A: np.ndarray, a: np.ndarray, B: np.ndarray, b: np.ndarray, block: int = 32_768) -> np.ndarray:
+    """A[a[k]] . B[b[k]] for every k in float32, a block of rows at a time (two 50 MB gathers at d = 384, not
+    two of the whole candidate list): within 1e-6 of float64 for unit rows."""
+    out = np.empty(len(a), np.float32)
+    for start in range(0, len(a), block):
+        stop = start + block
+        out[start:stop] = np.einsum("ij,ij->i", np.asarray(A[a[start:stop]], np.float32),
+                                    np.asarray(B[b[start:stop]], np.float32))
+    return out
+
+
+def fp16_margin(d: int) -> float:
+    """Bound on |q.x - q.fp16(x)| for unit q, x in d dimensions, as FAISS computes it: each component rounds
+    within 2^-11 of itself (plus 2^-25 below fp16's normal range), so the product moves by at most
+    2^-11 + 2^-25 sqrt(d); FAISS's float32 sums add at most d 2^-24 more (taken twice, for the exact side too)."""
+    return 2.0 ** -11 + 2.0 ** -25 * float(np.sqrt(d)) + 2 * d * 2.0 ** -24 + 1e-6
+
+
 def range_search(xq: np.ndarray, index: Any, threshold: float, *, chunk: int = 4096, upper_only: bool = False,
-                 progress: Progress | None = None,
+                 exact_rows: np.ndarray | None = None, margin: float = 0.0, progress: Progress | None = None,
                  should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (query, database row, similarity) with inner product >= threshold, as three flat arrays in (query,
     row) order. `upper_only` (a search of the indexed rows themselves): only query < database row, kept chunk by
     chunk, so each pair is held once and no self-match at all. The chunks are held compactly (32-bit rows) and
     the index is released before the int64 result is assembled, when the caller passed its only reference: at a
-    million rows with 40 near-copies each, 0.5 GB of chunks beside the index, then 0.8 GB of pairs without it."""
+    million rows with 40 near-copies each, 0.5 GB of chunks beside the index, then 0.8 GB of pairs without it.
+
+    `exact_rows` (the float32 database rows) with `margin`: the index is searched at threshold - margin and each
+    candidate re-scored as the float32 inner product of its two rows, kept at >= threshold (an `ivf_fp16` index
+    with `fp16_margin`: the pairs and similarities IVF-flat would give, from half its memory)."""
     import faiss
 
     if gpu_count() > 0 and not hasattr(index, "range_search_preassigned"):  # GPU indexes lack range search
         index = faiss.index_gpu_to_cpu(index) if hasattr(faiss, "index_gpu_to_cpu") else index
     xq = np.ascontiguousarray(xq, dtype=np.float32)
-    radius = float(np.nextafter(np.float32(threshold), np.float32(-np.inf)))  # FAISS keeps ip > radius
+    radius = float(np.nextafter(np.float32(threshold - margin), np.float32(-np.inf)))  # FAISS keeps ip > radius
     narrow = np.int32 if max(len(xq), int(index.ntotal)) < 2**31 else np.int64
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for s in range(0, len(xq), chunk):
@@ -158,6 +185,10 @@ def range_search(xq: np.ndarray, index: Any, threshold: float, *, chunk: int = 4
         r = s + np.repeat(np.arange(len(lims) - 1), np.diff(lims).astype(np.int64))
         keep = ids > r if upper_only else slice(None)
         r, c, v = r[keep].astype(narrow), ids[keep].astype(narrow), sim[keep].astype(np.float32)
+        if exact_rows is not None:
+            v = row_dots(xq, r, exact_rows, c)
+            ok = v >= np.float32(threshold)
+            r, c, v = r[ok], c[ok], v[ok]
         order = np.lexsort((c, r))  # a chunk covers a run of queries: sorted chunks concatenate in order
         parts.append((r[order], c[order], v[order]))
         del lims, sim, ids, r, c, v, order

@@ -14,7 +14,7 @@ from curation.records import Record, record_from_json
 from curation.workspace.db import Workspace
 
 _FRAME_COLUMNS = (
-    "s.rowid AS row, s.id, s.prompt, s.response, s.source, s.line, s.n_turns, s.prompt_chars, "
+    "s.rowid AS row, s.id, {texts}s.source, s.line, s.n_turns, s.prompt_chars, "
     "s.response_chars, s.dup_count, COALESCE(st.status, 'pending') AS status, COALESCE(st.pinned, 0) AS pinned"
 )
 
@@ -61,9 +61,11 @@ def iter_records(ws: Workspace, batch: int = 1000) -> Iterator[tuple[str, Record
         last = rows[-1][0]
 
 
-def frame(ws: Workspace, sample_ids: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per sample: id, texts, source, lengths, duplicate count, decision status, pinned."""
-    sql = f"SELECT {_FRAME_COLUMNS} FROM samples s LEFT JOIN sample_state st ON st.sample_id = s.id"
+def frame(ws: Workspace, sample_ids: Sequence[str] | None = None, *, texts: bool = True) -> pd.DataFrame:
+    """One row per sample: id, texts (prompt, response; left out with texts=False), source, lengths, duplicate
+    count, decision status, pinned."""
+    columns = _FRAME_COLUMNS.format(texts="s.prompt, s.response, " if texts else "")
+    sql = f"SELECT {columns} FROM samples s LEFT JOIN sample_state st ON st.sample_id = s.id"
     if sample_ids is None:
         df = pd.read_sql_query(sql + " ORDER BY s.rowid", ws.connect())
     else:

@@ -311,16 +311,16 @@ print("HEAVY=" + ",".join(heavy))
 
 
 def test_data_filter_on_near_duplicate_groups(seeded):
-    from curation.geometry import dedup
     from curation.geometry import dedup_scan as dup_store
     from curation.geometry.embed import sample_text
+    from curation.records import normalise
 
     at = open_page("data")
     # no scan yet: a caption instead of the checkbox
     assert any("scan on the Duplicates page" in c.value for c in at.caption)
     dup_store.scan_and_save(seeded, near=False)  # exact prompt groups, no model needed
     # reference: samples whose normalised prompt occurs more than once in the pool
-    keys = [(sid, dedup.normalise(sample_text(rec, "prompt"))) for sid, rec in samples.iter_records(seeded)]
+    keys = [(sid, normalise(sample_text(rec, "prompt"))) for sid, rec in samples.iter_records(seeded)]
     counts = pd.Series([k for _, k in keys]).value_counts()
     expected = {sid for sid, k in keys if counts[k] > 1}
     assert expected  # the demo pool plants repeated prompts

@@ -125,3 +125,40 @@ def test_range_search_returns_pairs_in_query_then_row_order():
         assert r.dtype == c.dtype == np.int64 and s.dtype == np.float32
         assert (key[1:] > key[:-1]).all()  # what the duplicate scan's merge relies on
     assert set(zip(r[c > r].tolist(), c[c > r].tolist())) == brute_pairs(X, 0.8)
+
+
+def test_fp16_margin_bounds_the_inner_product_error_of_fp16_codes():
+    """Against numpy's own float16 rounding and float64 products, on unit rows with tiny components too."""
+    rng = np.random.default_rng(21)
+    for d in (16, 384):
+        Q = index.normalize(rng.standard_normal((200, d)))
+        Xb = rng.standard_normal((200, d))
+        Xb[:, : d // 4] *= 1e-5  # below fp16's normal range: subnormal rounding
+        Xb = index.normalize(Xb)
+        exact = Q.astype(np.float64) @ Xb.astype(np.float64).T
+        coded = Q.astype(np.float64) @ Xb.astype(np.float16).astype(np.float64).T
+        assert np.abs(exact - coded).max() <= index.fp16_margin(d)
+        assert index.fp16_margin(d) < 1e-3  # tight enough to re-score few extra candidates
+
+
+def test_an_fp16_ivf_search_rescored_finds_what_ivf_flat_finds_with_float32_similarities():
+    X = planted(3000, 32, seed=6)
+    flat_ivf = index.build_index(X, index.IndexConfig(kind="ivf", nlist=40, nprobe=4))
+    fp16_ivf = index.build_index(X, index.IndexConfig(kind="ivf_fp16", nlist=40, nprobe=4))
+    assert fp16_ivf.code_size == 2 * X.shape[1]  # two bytes per dimension
+    for threshold in (0.8, 0.9, 0.99):
+        r0, c0, _ = index.range_search(X, flat_ivf, threshold, upper_only=True)
+        r, c, s = index.range_search(X, fp16_ivf, threshold, upper_only=True, exact_rows=X,
+                                     margin=index.fp16_margin(X.shape[1]))
+        assert set(zip(r.tolist(), c.tolist())) == set(zip(r0.tolist(), c0.tolist()))
+        np.testing.assert_allclose(s, np.einsum("ij,ij->i", X[r].astype(np.float64), X[c].astype(np.float64)),
+                                   atol=1e-6)
+        assert (s >= np.float32(threshold)).all()
+
+
+def test_row_dots_equal_float64_products_in_blocks():
+    rng = np.random.default_rng(2)
+    A, B = index.normalize(rng.standard_normal((50, 24))), index.normalize(rng.standard_normal((70, 24)))
+    a, b = rng.integers(50, size=1000), rng.integers(70, size=1000)
+    ref = np.einsum("ij,ij->i", A[a].astype(np.float64), B[b].astype(np.float64))
+    np.testing.assert_allclose(index.row_dots(A, a, B, b, block=37), ref, atol=1e-6)

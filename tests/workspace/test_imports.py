@@ -67,3 +67,22 @@ def test_mean_chars_and_response_chars(ws):
     assert samples.mean_chars(ws) == (3.0, 4.0)  # (4 + 2) / 2, (2 + 6) / 2
     lengths = samples.response_chars(ws)
     assert lengths.to_dict() == {rows[0].id: 2, rows[1].id: 6} and list(lengths.index) == [r.id for r in rows]
+
+
+def test_a_frame_without_texts_is_the_frame_less_its_text_columns(dolly_workspace):
+    import pandas as pd
+
+    from curation.workspace import decisions
+
+    pool = dolly_workspace(120)
+    ids = samples.ids(pool)
+    decisions.record(pool, ids[:5], "reject", origin="test")
+    decisions.record(pool, ids[5:7], "pin", origin="test")
+    full = samples.frame(pool)
+    narrow = samples.frame(pool, texts=False)
+    assert not {"prompt", "response"} & set(narrow.columns)
+    pd.testing.assert_frame_equal(narrow, full.drop(columns=["prompt", "response"]))
+    assert (narrow["status"] == "rejected").sum() == 5 and narrow["pinned"].sum() == 2
+    some = ids[::7]
+    pd.testing.assert_frame_equal(samples.frame(pool, some, texts=False),
+                                  samples.frame(pool, some).drop(columns=["prompt", "response"]))
