@@ -83,7 +83,9 @@ def evaluation_plot(train: dict, eval_names: dict[str, str], path: Path) -> None
     if not cells:
         return
     plt = _plt()
-    fig, axes = plt.subplots(1, len(cells), figsize=(4.6 * len(cells), 4.4), squeeze=False, sharey=True)
+    # each panel its own rows: pools can differ in what has been evaluated (a shared axis showed the last
+    # panel's labels on every panel, and inverting it once per panel undid the inversion)
+    fig, axes = plt.subplots(1, len(cells), figsize=(5.6 * len(cells), 4.4), squeeze=False)
     for ax, (pool, cell) in zip(axes[0], cells):
         labels = []
         for method, row in cell["methods"].items():

@@ -22,7 +22,7 @@ class Settings:
     name: str
     dolly_rows: int = 200  # the Dolly pool: its first rows that fit max_length whole
     alpaca_rows: int = 200  # the Alpaca-subset pool: likewise (the file is in hashed-id order)
-    evaluated_pools: tuple[str, ...] = ("dolly",)  # pools whose selections are fine-tuned and scored
+    evaluated_pools: tuple[str, ...] = ("dolly", "alpaca")  # pools whose selections are fine-tuned and scored
     heldout_rows: int = 540  # Dolly rows after the pool's that fit whole, not in it (>= 500 once decontaminated)
     self_instruct_rows: int = 175  # the self-instruct seed tasks: the file's first 175 rows
     budgets_pct: tuple[float, ...] = (5.0,)  # in the order they are evaluated
