@@ -123,9 +123,6 @@ def knn_graph(X: np.ndarray, k: int, *, progress: Progress | None = None, should
     return idx.astype(np.int64), np.clip(1.0 - sims, 0.0, 2.0).astype(np.float32)
 
 
-RESCORE_ROWS = 8_192  # rows per gather: 8k x 15 neighbours x 384 float32 = 190 MB at most
-
-
 def exact_neighbours(X: np.ndarray, rows: np.ndarray, k: int, block: int = 65_536) -> np.ndarray:
     """int64 [len(rows), k]: the k nearest rows of X to each of X[rows], by a blocked scan (a flat FAISS index
     would copy all of X for a handful of rows)."""
@@ -142,12 +139,11 @@ def exact_neighbours(X: np.ndarray, rows: np.ndarray, k: int, block: int = 65_53
 
 
 def exact_similarities(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """float32 [n, k]: the inner product of each row with each of its listed neighbours, in row blocks."""
-    sims = np.empty(idx.shape, dtype=np.float32)
-    for start in range(0, len(idx), RESCORE_ROWS):
-        block = idx[start:start + RESCORE_ROWS]
-        sims[start:start + len(block)] = np.einsum("nd,nkd->nk", X[start:start + len(block)], X[block])
-    return sims
+    """float32 [n, k]: the inner product of each row with each of its listed neighbours (index.row_dots)."""
+    from curation.geometry.index import row_dots
+
+    n, k = idx.shape
+    return row_dots(X, np.repeat(np.arange(n), k), X, idx.ravel()).reshape(n, k)
 
 
 PCA_BLOCK = 65_536  # rows per float64 block: a 1M x 384 pool never becomes one N x d float64 copy (3 GB)
