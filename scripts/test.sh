@@ -18,4 +18,8 @@ echo "lint: ruff check" >&2
 echo "lint: mypy curation" >&2
 .venv/bin/mypy
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-exec .venv/bin/python -m pytest "$@"
+# One pytest worker per core (pytest-xdist; at most 4: each may hold a model, a Ray cluster and an app server), each
+# with its share of the torch threads (tests/conftest.py). CURATION_TEST_WORKERS=0, or -n 0, runs in one process.
+cores=$(nproc 2>/dev/null || echo 2)
+workers=${CURATION_TEST_WORKERS:-$(( cores < 4 ? cores : 4 ))}
+exec .venv/bin/python -m pytest -n "$workers" "$@"

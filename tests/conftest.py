@@ -21,6 +21,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # estimates use the fallback constants and never measure this machine (tests/model/test_calibration.py does)
 os.environ.setdefault("CURATION_CALIBRATION", "off")
+if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
+    # Parallel workers share the cores: each gets its share of torch/BLAS threads (set before torch is first
+    # imported; subprocesses inherit it), or every torch job's threads fight the other workers' for them.
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 
 
 @pytest.fixture

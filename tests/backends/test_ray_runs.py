@@ -52,7 +52,7 @@ def test_a_killed_actor_is_retried_and_each_sample_stored_once(ray_cluster, doll
 
 def _diverse_evol(ws, models):
     return runner.start_run(ws, "diverse_evol", budget=24, models=models, seed=3,
-                            config={"rounds": 2, "epochs": 1, "max_length": 96})
+                            config={"rounds": 1, "epochs": 1, "max_length": 96})
 
 
 def test_a_run_started_in_process_resumes_on_ray_to_the_same_picks(ray_cluster, dolly_workspace, tiny_models):
@@ -61,7 +61,7 @@ def test_a_run_started_in_process_resumes_on_ray_to_the_same_picks(ray_cluster, 
     ref_run = _diverse_evol(whole, models)
     runner.run_selection(whole, ref_run)
     reference = [it.selected for it in runs.iterations(whole, ref_run)]
-    assert len(reference) == 3
+    assert len(reference) == 2  # the first pick, then one round fine-tuned and re-embedded
 
     ws = dolly_workspace(100)
     run_id = _diverse_evol(ws, models)
