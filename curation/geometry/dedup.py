@@ -4,7 +4,7 @@ Exact duplicates are samples whose compared text is identical under `curation.re
 conversations that are identical were already merged at import: same content id; what is left is, e.g.,
 the same question with different answers). Near duplicates are pairs of embeddings with cosine >= a
 threshold. `scan` runs the search once at a floor threshold (exact all-pairs search, see
-`curation.geometry.index.similar_pairs`; IVF above pair_search.APPROX_ABOVE = 200k rows), so counts and groups
+`curation.geometry.all_pairs.similar_pairs`; IVF above pair_search.APPROX_ABOVE = 200k rows), so counts and groups
 for any threshold above the floor come from the same pairs, instantly (the app's slider).
 
 Groups are connected components of the pair graph at the chosen threshold (so A~B~C groups A and C even
@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from curation import heap
 from curation.errors import CurationError
-from curation.geometry import index
+from curation.geometry import all_pairs, index
 from curation.geometry.pair_graph import Scan as Scan  # re-exported: Scan and ThresholdCount are this module's results
 from curation.geometry.pair_graph import ThresholdCount as ThresholdCount
 from curation.geometry.pair_graph import exact_pairs, merge_pairs, text_groups
@@ -93,18 +94,21 @@ def near_pairs(X: np.ndarray, threshold: float, *, method: str = "auto", device:
     X = index.unit_rows(X)  # the error margins and FAISS's inner products assume unit rows
     how = plan_search(len(X), X.shape[1], method=method, device=device, approx_above=approx_above)
     if how.method == "exact":
-        return index.similar_pairs(X, threshold, device=how.device, block_mb=how.block_mb, progress=progress,
+        return all_pairs.similar_pairs(X, threshold, device=how.device, block_mb=how.block_mb, progress=progress,
                                    should_stop=should_stop)
     if importlib.util.find_spec("faiss") is None:
         raise CurationError(f"method {how.method!r} needs faiss (pip install faiss-cpu); method 'exact' or "
                             "device 'torch' searches exactly with torch alone")
     # IVF holds fp16 codes (half IVF-flat's copy of X) and every candidate is re-scored against X: the pairs and
-    # similarities of IVF-flat. The index is passed, not kept: range_search drops the last reference before it
-    # assembles the pairs.
+    # similarities of IVF-flat. The index is gone before the pairs are assembled: never both in memory.
     if how.method == "ivf":
         built = index.build_index(X, index.IndexConfig(kind="ivf_fp16"))
-        return index.range_search(X, built, threshold, upper_only=True, exact_rows=X,
-                                  margin=index.fp16_margin(X.shape[1]), progress=progress, should_stop=should_stop)
+        parts = index.range_search_parts(X, built, threshold, upper_only=True, exact_rows=X,
+                                         margin=index.fp16_margin(X.shape[1]), progress=progress,
+                                         should_stop=should_stop)
+        del built
+        heap.return_freed_memory()  # the index's lists are small heap blocks: glibc keeps them unless trimmed
+        return index.assemble_pairs(parts)
     return index.range_search(X, index.build_index(X, index.IndexConfig(kind=how.method)), threshold,
                               upper_only=True, progress=progress, should_stop=should_stop)
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from curation import heap
 from curation.errors import Cancelled, CurationError
 from curation.geometry.embed_cache import EmbeddingStore, StoreSpec, text_keys
 from curation.records import Record
@@ -235,6 +236,14 @@ def embed_texts(texts: Sequence[str], store: EmbeddingStore | None = None, *,
     if store is None:
         encode = encode or (encoder or Encoder(config)).encode
         return encode(texts, progress=progress, should_stop=should_stop)
+    return store.get(_store_missing(texts, store, encoder=encoder, config=config, progress=progress,
+                                    should_stop=should_stop, encode=encode))
+
+
+def _store_missing(texts: Sequence[str], store: EmbeddingStore, *, encoder: Encoder | None, config: EmbedConfig,
+                   progress: Progress | None, should_stop: Callable[[], bool] | None,
+                   encode: Callable[..., np.ndarray] | None) -> np.ndarray:
+    """Embed and store the texts the store lacks; returns every text's cache key (what `store.get` reads)."""
     keys = text_keys(texts)
     unique_keys, first = np.unique(keys, return_index=True)
     missing = first[~store.contains(unique_keys)]
@@ -254,7 +263,7 @@ def embed_texts(texts: Sequence[str], store: EmbeddingStore | None = None, *,
             store.add(keys[chunk], vectors)
     if progress is not None:
         progress(len(missing), len(missing), f"{len(unique_keys) - len(missing)} cached, {len(missing)} embedded")
-    return store.get(keys)
+    return keys
 
 
 def store_spec(config: EmbedConfig = EmbedConfig()) -> StoreSpec | None:
@@ -278,18 +287,28 @@ def embed_pool(ws: Workspace, config: EmbedConfig = EmbedConfig(), *, field: str
     from curation.workspace import samples
 
     texts = [sample_text(record, field) for _, record in samples.iter_records(ws)]
-    return embed_in_workspace(ws, texts, config, progress=progress, should_stop=should_stop, encode=encode)
+    store, encoder = _workspace_store(ws, config)
+    keys = _store_missing(texts, store, encoder=encoder, config=config, progress=progress, should_stop=should_stop,
+                          encode=encode)
+    del texts, encoder
+    heap.return_freed_memory()  # a million texts leave ~0.5 GB of freed strings: back to the OS before the vectors
+    return store.get(keys)
 
 
 def embed_in_workspace(ws: Workspace, texts: Sequence[str], config: EmbedConfig = EmbedConfig(), *,
                        progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
                        encode: Callable[..., np.ndarray] | None = None) -> np.ndarray:
     """Embeddings of any texts through the workspace's cache for this encoder (the pool's, an eval set's)."""
+    store, encoder = _workspace_store(ws, config)
+    return embed_texts(texts, store, encoder=encoder, config=config, progress=progress, should_stop=should_stop,
+                       encode=encode)
+
+
+def _workspace_store(ws: Workspace, config: EmbedConfig) -> tuple[EmbeddingStore, Encoder | None]:
+    """The workspace's cache for this encoder, and the encoder when finding its spec meant loading it."""
     spec = store_spec(config)
     encoder = None
     if spec is None:  # a hub model: load it to learn its revision
         encoder = Encoder(config)
         spec = encoder.spec
-    store = EmbeddingStore.for_workspace(ws, spec)
-    return embed_texts(texts, store, encoder=encoder, config=config, progress=progress, should_stop=should_stop,
-                       encode=encode)
+    return EmbeddingStore.for_workspace(ws, spec), encoder

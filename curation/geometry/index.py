@@ -1,5 +1,4 @@
-"""Similarity search over L2-normalised float32 vectors: FAISS k-NN and range search, plus an exact
-blocked all-pairs search for duplicate detection.
+"""Similarity search over L2-normalised float32 vectors: FAISS k-NN and range search.
 
 FAISS: exact inner product (`IndexFlatIP`) by default; IVF or HNSW for pools over about a million rows,
 where exact all-pairs work (N^2 d) stops being affordable. `ivf_fp16` and `ivf_sq8` store each vector in 16
@@ -10,17 +9,12 @@ to float32 rounding at t itself); 8-bit codes are clamped to a trained range, so
 threshold. On a machine with faiss-gpu and a CUDA device the index moves to the GPU; otherwise faiss-cpu.
 Queries run in chunks so memory stays bounded.
 
-`similar_pairs(X, t)` finds every pair with cosine >= t exactly, faster than FAISS's flat range search:
-it multiplies upper-triangle blocks in bf16 (fp16 on CUDA) with fp32 accumulation, keeps candidates at
-t - eps, where eps bounds the low-precision error (3u + d 2^-23 for unit rows, u the unit round-off),
-and re-checks each candidate in float64. Nothing at or above t can be missed; every pair returned
-is verified. On a CPU without native bf16 it multiplies in fp32.
+The exact all-pairs search for duplicates is `curation.geometry.all_pairs`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,8 +108,31 @@ def build_index(xb: np.ndarray, config: IndexConfig = IndexConfig()) -> Any:
         index.hnsw.efSearch = config.ef_search
     if config.gpu == "auto" and gpu_count() > 0 and kind != "hnsw":
         index = faiss.index_cpu_to_all_gpus(index)
+    elif kind in ("ivf", *_SQ_TYPES):
+        _add_to_sized_lists(index, xb)
+        return index
     index.add(xb)
     return index
+
+
+def _add_to_sized_lists(index: Any, xb: np.ndarray, chunk: int = 65_536) -> None:
+    """`index.add(xb)` for a CPU IVF index, with each inverted list allocated once at its final size: FAISS grows
+    the lists as rows arrive (vector doubling: up to twice the codes, 0.3-0.7 GB more at 1M x 384 fp16). The rows
+    are assigned to lists first, and the assignment is reused for the add, so no row is assigned twice."""
+    import faiss
+
+    lists = faiss.downcast_InvertedLists(index.invlists)
+    if not hasattr(lists, "resize"):  # not the in-memory array lists: let FAISS add as usual
+        index.add(xb)
+        return
+    assign = np.empty(len(xb), np.int64)
+    for start in range(0, len(xb), chunk):
+        assign[start:start + chunk] = index.quantizer.search(xb[start:start + chunk], 1)[1][:, 0]
+    for list_no, size in enumerate(np.bincount(assign, minlength=index.nlist).tolist()):
+        if size:
+            lists.resize(list_no, size)  # allocates the list's final size ...
+            lists.resize(list_no, 0)  # ... and a vector shrunk keeps its capacity for the add below
+    index.add_core(len(xb), faiss.swig_ptr(xb), None, faiss.swig_ptr(assign))
 
 
 def knn(xq: np.ndarray, xb_or_index: Any, k: int, *, metric: str = "ip", chunk: int = 16384,
@@ -158,18 +175,31 @@ def fp16_margin(d: int) -> float:
     return 2.0 ** -11 + 2.0 ** -25 * float(np.sqrt(d)) + 2 * d * 2.0 ** -24 + 1e-6
 
 
+Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
 def range_search(xq: np.ndarray, index: Any, threshold: float, *, chunk: int = 4096, upper_only: bool = False,
                  exact_rows: np.ndarray | None = None, margin: float = 0.0, progress: Progress | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 should_stop: Callable[[], bool] | None = None) -> Pairs:
     """Every (query, database row, similarity) with inner product >= threshold, as three flat arrays in (query,
-    row) order. `upper_only` (a search of the indexed rows themselves): only query < database row, kept chunk by
-    chunk, so each pair is held once and no self-match at all. The chunks are held compactly (32-bit rows) and
-    the index is released before the int64 result is assembled, when the caller passed its only reference: at a
-    million rows with 40 near-copies each, 0.5 GB of chunks beside the index, then 0.8 GB of pairs without it.
+    row) order: `assemble_pairs(range_search_parts(...))` (see there)."""
+    return assemble_pairs(range_search_parts(xq, index, threshold, chunk=chunk, upper_only=upper_only,
+                                             exact_rows=exact_rows, margin=margin, progress=progress,
+                                             should_stop=should_stop))
 
-    `exact_rows` (the float32 database rows) with `margin`: the index is searched at threshold - margin and each
-    candidate re-scored as the float32 inner product of its two rows, kept at >= threshold (an `ivf_fp16` index
-    with `fp16_margin`: the pairs and similarities IVF-flat would give, from half its memory)."""
+
+def range_search_parts(xq: np.ndarray, index: Any, threshold: float, *, chunk: int = 4096, upper_only: bool = False,
+                       exact_rows: np.ndarray | None = None, margin: float = 0.0, progress: Progress | None = None,
+                       should_stop: Callable[[], bool] | None = None) -> list[Pairs]:
+    """The range search's pairs, chunk by chunk, each sorted and held compactly (32-bit rows): a caller that
+    drops the index before `assemble_pairs` never holds the index and the int64 pairs at once (at a million rows
+    with 40 near-copies each: 0.5 GB of chunks beside the index, then 0.8 GB of pairs without it).
+
+    `upper_only` (a search of the indexed rows themselves): only query < database row, so each pair is held once
+    and no self-match at all. `exact_rows` (the float32 database rows) with `margin`: the index is searched at
+    threshold - margin and each candidate re-scored as the float32 inner product of its two rows, kept at
+    >= threshold (an `ivf_fp16` index with `fp16_margin`: the pairs and similarities IVF-flat would give, from half
+    its memory)."""
     import faiss
 
     if gpu_count() > 0 and not hasattr(index, "range_search_preassigned"):  # GPU indexes lack range search
@@ -177,7 +207,7 @@ def range_search(xq: np.ndarray, index: Any, threshold: float, *, chunk: int = 4
     xq = np.ascontiguousarray(xq, dtype=np.float32)
     radius = float(np.nextafter(np.float32(threshold - margin), np.float32(-np.inf)))  # FAISS keeps ip > radius
     narrow = np.int32 if max(len(xq), int(index.ntotal)) < 2**31 else np.int64
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    parts: list[Pairs] = []
     for s in range(0, len(xq), chunk):
         if should_stop is not None and should_stop():
             raise Cancelled("search cancelled")
@@ -194,118 +224,18 @@ def range_search(xq: np.ndarray, index: Any, threshold: float, *, chunk: int = 4
         del lims, sim, ids, r, c, v, order
         if progress is not None:
             progress(min(s + chunk, len(xq)), len(xq), "range search")
-    del index  # the caller's reference, if it kept one, keeps it alive; otherwise its memory goes back now
+    return parts
+
+
+def assemble_pairs(parts: list[Pairs]) -> Pairs:
+    """(int64 rows, int64 rows, float32 similarities) from `range_search_parts`, emptying `parts` as it goes (each
+    chunk is freed once copied)."""
     total = sum(len(p[0]) for p in parts)
-    out: tuple[np.ndarray, np.ndarray, np.ndarray] = (np.empty(total, np.int64), np.empty(total, np.int64),
-                                                     np.empty(total, np.float32))
+    out: Pairs = (np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.float32))
     at = 0
-    while parts:  # fill the result and free each chunk as it is copied
+    while parts:
         part = parts.pop(0)
         for column, values in zip(out, part):
             column[at:at + len(values)] = values
         at += len(part[0])
     return out
-
-
-# -- exact all-pairs search ----------------------------------------------------------------------------
-def similar_pairs(X: np.ndarray, threshold: float, *, device: str = "auto", block_mb: int = 128,
-                  progress: Progress | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(i, j, cosine) for every pair i < j of unit rows with cosine >= threshold, exactly (see module doc).
-
-    Memory above X: one block of the similarity matrix (`block_mb`) plus a low-precision copy of X.
-    """
-    import torch
-
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    n, d = X.shape
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
-    low = _low_precision(dev)
-    unit = {torch.bfloat16: 2.0 ** -8, torch.float16: 2.0 ** -11, torch.float32: 2.0 ** -24}[low]
-    eps = 3 * unit + unit * unit + d * 2.0 ** -23 + 1e-6  # inputs, products, output rounding, accumulation
-    candidate = threshold - eps
-    xl = torch.from_numpy(X).to(dev).to(low)
-    xlt = xl.T.contiguous()
-    bytes_per = 2 if low != torch.float32 else 4
-    block = int(max(64, min(4096, block_mb * 2**20 // max(1, n * bytes_per))))
-    bits = _as_int16_bits(candidate, low) if low != torch.float32 and candidate > 0 else None
-    total_work, done_work = n * (n + 1) / 2, 0.0
-    out_i, out_j, out_s = [], [], []
-    with torch.inference_mode(), _fp32_accumulation(dev):
-        for a in range(0, n, block):
-            if should_stop is not None and should_stop():
-                raise Cancelled("duplicate search cancelled")
-            b = min(a + block, n)
-            S = xl[a:b] @ xlt[:, a:]  # rows a..b against columns a..n: the upper triangle, block by block
-            S[:, : b - a].triu_(1)  # drop the diagonal and below (zero is under any positive threshold)
-            if bits is not None:  # positive 16-bit floats order like their bit patterns: an int16 compare
-                view = S.view(torch.int16)
-                rows = torch.nonzero(view.amax(dim=1) >= bits).flatten()
-                r, c = torch.nonzero(view[rows] >= bits, as_tuple=True)
-                r = rows[r]
-            else:
-                r, c = torch.nonzero(S >= candidate, as_tuple=True)
-            gi, gj = (r + a).cpu().numpy(), (c + a).cpu().numpy()
-            upper = gj > gi
-            gi, gj, sims = _verify(X, gi[upper], gj[upper], threshold)
-            out_i.append(gi)
-            out_j.append(gj)
-            out_s.append(sims)
-            done_work += (b - a) * (n - a) - (b - a) ** 2 / 2
-            if progress is not None:
-                progress(int(done_work), int(total_work), "duplicate search")
-    if not out_i:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)
-
-
-def _verify(X: np.ndarray, i: np.ndarray, j: np.ndarray, threshold: float,
-            chunk: int = 16384) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Keep candidate pairs whose float64 cosine is >= threshold."""
-    keep_i, keep_j, keep_s = [], [], []
-    for s in range(0, len(i), chunk):
-        ii, jj = i[s:s + chunk], j[s:s + chunk]
-        sims = np.einsum("nd,nd->n", X[ii].astype(np.float64), X[jj].astype(np.float64))
-        ok = sims >= threshold
-        keep_i.append(ii[ok])
-        keep_j.append(jj[ok])
-        keep_s.append(sims[ok].astype(np.float32))
-    if not keep_i:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    return (np.concatenate(keep_i).astype(np.int64), np.concatenate(keep_j).astype(np.int64),
-            np.concatenate(keep_s))
-
-
-@contextmanager
-def _fp32_accumulation(dev):
-    """cuBLAS may reduce fp16 products in fp16 unless told not to; the error margin assumes fp32 sums."""
-    import torch
-
-    if dev.type != "cuda":
-        yield
-        return
-    flag = torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction
-    torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction = flag
-
-
-def _low_precision(dev):
-    import torch
-
-    if dev.type == "cuda":
-        return torch.float16
-    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else torch.float32
-
-
-def _as_int16_bits(value: float, dtype: Any) -> int:
-    """Bit pattern (as int16) of the largest 16-bit float <= value, so `bits >= it` keeps all >= value."""
-    import torch
-
-    t = torch.tensor(value, dtype=torch.float32).to(dtype)
-    if float(t) > value:  # rounded up: step one ulp down
-        t = torch.tensor(int(t.view(torch.int16)) - 1, dtype=torch.int16).view(dtype)
-    return int(t.view(torch.int16))

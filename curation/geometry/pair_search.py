@@ -1,6 +1,6 @@
 """Which near-duplicate search runs where: FAISS, or the exact torch all-pairs search on the CPU or a GPU.
 
-The exact search (`curation.geometry.index.similar_pairs`) is torch: low-precision blocks, float64 re-check.
+The exact search (`curation.geometry.all_pairs.similar_pairs`) is torch: low-precision blocks, float64 re-check.
 On a CUDA device it is exact at any pool size whose fp16 copies fit in GPU memory, and needs no faiss-gpu (a
 135 MB wheel a GPU machine often lacks), so there "auto" stays exact where the CPU switches to FAISS IVF
 above `APPROX_ABOVE` rows. Device names: "auto" (CUDA when torch sees one), "cpu", "cuda", "cuda:1", ..., and

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from curation.errors import CurationError
-from curation.geometry import dedup, index, pair_search
+from curation.geometry import all_pairs, dedup, pair_search
 
 
 def planted(n: int = 1500, d: int = 48, seed: int = 0) -> np.ndarray:
@@ -53,7 +53,7 @@ def test_the_gpu_arithmetic_fp16_run_on_the_cpu_finds_the_same_pairs(monkeypatch
     import torch
 
     X = planted(seed=1)
-    monkeypatch.setattr(index, "_low_precision", lambda dev: torch.float16)
+    monkeypatch.setattr(all_pairs, "_low_precision", lambda dev: torch.float16)
     for t in (0.8, 0.9, 0.97):
         assert as_set(dedup.near_pairs(X, t, device="torch")) == brute_force(X, t)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from curation.errors import CurationError
-from curation.geometry import index
+from curation.geometry import all_pairs, index
 
 
 def planted(n: int = 1500, d: int = 48, seed: int = 0) -> np.ndarray:
@@ -31,7 +31,7 @@ def brute_pairs(X: np.ndarray, threshold: float) -> set[tuple[int, int]]:
 @pytest.mark.parametrize("threshold", [0.8, 0.9, 0.95, 0.99, 0.999])
 def test_similar_pairs_equal_brute_force(threshold):
     X = planted()
-    i, j, s = index.similar_pairs(X, threshold, block_mb=1)  # tiny blocks: many block boundaries
+    i, j, s = all_pairs.similar_pairs(X, threshold, block_mb=1)  # tiny blocks: many block boundaries
     found = set(zip(i.tolist(), j.tolist()))
     assert found == brute_pairs(X, threshold)
     assert (i < j).all() and (s >= threshold).all()
@@ -45,19 +45,19 @@ def test_similar_pairs_at_the_boundary_and_low_thresholds():
     X = planted(400, 32, seed=1)
     S = X.astype(np.float64) @ X.astype(np.float64).T
     target = float(np.sort(S[np.triu_indices(len(X), 1)])[-50])
-    found = set(zip(*[a.tolist() for a in index.similar_pairs(X, target)[:2]]))
+    found = set(zip(*[a.tolist() for a in all_pairs.similar_pairs(X, target)[:2]]))
     assert found == brute_pairs(X, target)
     for t in (0.2, -0.1):
-        found = set(zip(*[a.tolist() for a in index.similar_pairs(X, t, block_mb=1)[:2]]))
+        found = set(zip(*[a.tolist() for a in all_pairs.similar_pairs(X, t, block_mb=1)[:2]]))
         assert found == brute_pairs(X, t)
 
 
 def test_similar_pairs_fp32_path(monkeypatch):
     import torch
 
-    monkeypatch.setattr(index, "_low_precision", lambda dev: torch.float32)
+    monkeypatch.setattr(all_pairs, "_low_precision", lambda dev: torch.float32)
     X = planted(600, 32, seed=2)
-    found = set(zip(*[a.tolist() for a in index.similar_pairs(X, 0.9)[:2]]))
+    found = set(zip(*[a.tolist() for a in all_pairs.similar_pairs(X, 0.9)[:2]]))
     assert found == brute_pairs(X, 0.9)
 
 
@@ -66,7 +66,7 @@ def test_int16_threshold_bits_are_a_lower_bound():
 
     for dtype in (torch.bfloat16, torch.float16):
         for value in (0.5, 0.9437, 0.95, 0.987654):
-            bits = index._as_int16_bits(value, dtype)
+            bits = all_pairs._as_int16_bits(value, dtype)
             as_float = float(torch.tensor(bits, dtype=torch.int16).view(dtype))
             assert as_float <= value
             above = float(torch.tensor(bits + 1, dtype=torch.int16).view(dtype))
@@ -154,6 +154,31 @@ def test_an_fp16_ivf_search_rescored_finds_what_ivf_flat_finds_with_float32_simi
         np.testing.assert_allclose(s, np.einsum("ij,ij->i", X[r].astype(np.float64), X[c].astype(np.float64)),
                                    atol=1e-6)
         assert (s >= np.float32(threshold)).all()
+
+
+@pytest.mark.parametrize("kind", ["ivf", "ivf_fp16"])
+def test_ivf_lists_sized_up_front_hold_what_faiss_own_add_puts_there(kind):
+    """The reference is FAISS itself: the same trained index filled by its own `add`."""
+    import faiss
+
+    X = planted(3000, 32, seed=9)
+    built = index.build_index(X, index.IndexConfig(kind=kind, nlist=40, nprobe=40))
+    reference = faiss.clone_index(built)
+    reference.reset()
+    reference.add(X)
+    ours, theirs = faiss.downcast_InvertedLists(built.invlists), faiss.downcast_InvertedLists(reference.invlists)
+    assert built.ntotal == reference.ntotal == len(X)
+    for list_no in range(built.nlist):
+        assert ours.list_size(list_no) == theirs.list_size(list_no)
+        size = ours.list_size(list_no)
+        ids = faiss.rev_swig_ptr(ours.get_ids(list_no), size)
+        np.testing.assert_array_equal(ids, faiss.rev_swig_ptr(theirs.get_ids(list_no), size))
+        code_bytes = size * built.code_size
+        np.testing.assert_array_equal(faiss.rev_swig_ptr(ours.get_codes(list_no), code_bytes),
+                                      faiss.rev_swig_ptr(theirs.get_codes(list_no), code_bytes))
+    rescore = {"exact_rows": X, "margin": index.fp16_margin(X.shape[1])} if kind == "ivf_fp16" else {}
+    r, c, _ = index.range_search(X, built, 0.8, upper_only=True, **rescore)  # every list probed: all pairs
+    assert set(zip(r.tolist(), c.tolist())) == brute_pairs(X, 0.8)
 
 
 def test_row_dots_equal_float64_products_in_blocks():
