@@ -95,7 +95,7 @@ def near_pairs(X: np.ndarray, threshold: float, *, method: str = "auto", device:
     how = plan_search(len(X), X.shape[1], method=method, device=device, approx_above=approx_above)
     if how.method == "exact":
         return all_pairs.similar_pairs(X, threshold, device=how.device, block_mb=how.block_mb, progress=progress,
-                                   should_stop=should_stop)
+                                       should_stop=should_stop)
     if importlib.util.find_spec("faiss") is None:
         raise CurationError(f"method {how.method!r} needs faiss (pip install faiss-cpu); method 'exact' or "
                             "device 'torch' searches exactly with torch alone")

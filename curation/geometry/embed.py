@@ -291,7 +291,7 @@ def embed_pool(ws: Workspace, config: EmbedConfig = EmbedConfig(), *, field: str
     keys = _store_missing(texts, store, encoder=encoder, config=config, progress=progress, should_stop=should_stop,
                           encode=encode)
     del texts, encoder
-    heap.return_freed_memory()  # a million texts leave ~0.5 GB of freed strings: back to the OS before the vectors
+    heap.return_freed_memory()  # a million prompts leave ~0.3 GB of freed strings: back to the OS first
     return store.get(keys)
 
 
