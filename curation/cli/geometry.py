@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
                    help="which sample of a group stays: longest response (default) or first seen")
     p.add_argument("--exact-only", action="store_true", help="identical texts only: no embedding model")
     p.add_argument("--method", choices=dedup.METHODS, default="auto",
-                   help="near-duplicate search: exact (default below 1M rows), flat (FAISS), ivf (approximate)")
+                   help="near-duplicate search: exact (default up to 200k rows on a CPU), flat (FAISS), ivf")
     p.add_argument("--dry-run", action="store_true", help="report what would be dropped, record nothing")
     p.add_argument("--show", type=int, default=10, help="groups to print (default 10)")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")

@@ -23,6 +23,7 @@ import numpy as np
 from curation.errors import Cancelled, CurationError
 
 Progress = Callable[[int, int, str], None]
+Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]  # (rows, rows, similarities)
 KINDS = ("auto", "flat", "ivf", "ivf_fp16", "ivf_sq8", "hnsw")
 _SQ_TYPES = {"ivf_fp16": "QT_fp16", "ivf_sq8": "QT_8bit"}
 
@@ -108,10 +109,11 @@ def build_index(xb: np.ndarray, config: IndexConfig = IndexConfig()) -> Any:
         index.hnsw.efSearch = config.ef_search
     if config.gpu == "auto" and gpu_count() > 0 and kind != "hnsw":
         index = faiss.index_cpu_to_all_gpus(index)
+        index.add(xb)
     elif kind in ("ivf", *_SQ_TYPES):
         _add_to_sized_lists(index, xb)
-        return index
-    index.add(xb)
+    else:
+        index.add(xb)
     return index
 
 
@@ -121,10 +123,7 @@ def _add_to_sized_lists(index: Any, xb: np.ndarray, chunk: int = 65_536) -> None
     are assigned to lists first, and the assignment is reused for the add, so no row is assigned twice."""
     import faiss
 
-    lists = faiss.downcast_InvertedLists(index.invlists)
-    if not hasattr(lists, "resize"):  # not the in-memory array lists: let FAISS add as usual
-        index.add(xb)
-        return
+    lists = faiss.downcast_InvertedLists(index.invlists)  # a new CPU IVF index holds in-memory array lists
     assign = np.empty(len(xb), np.int64)
     for start in range(0, len(xb), chunk):
         assign[start:start + chunk] = index.quantizer.search(xb[start:start + chunk], 1)[1][:, 0]
@@ -173,9 +172,6 @@ def fp16_margin(d: int) -> float:
     within 2^-11 of itself (plus 2^-25 below fp16's normal range), so the product moves by at most
     2^-11 + 2^-25 sqrt(d); FAISS's float32 sums add at most d 2^-24 more (taken twice, for the exact side too)."""
     return 2.0 ** -11 + 2.0 ** -25 * float(np.sqrt(d)) + 2 * d * 2.0 ** -24 + 1e-6
-
-
-Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def range_search(xq: np.ndarray, index: Any, threshold: float, *, chunk: int = 4096, upper_only: bool = False,
