@@ -1,14 +1,16 @@
 """Import throughput split into its phases (bench/bench_import.py times whole imports): parsing rows into the
 stage (by a process per core for a large JSONL file: curation.formats.parallel_jsonl), the merge into the
-workspace (after which the pool is usable), and the search index's catch-up in chunks of its own.
+workspace (after which the pool is usable), and the wait after it for the search index, which is built from the
+stage on another thread while the merge runs (curation.workspace.stage_indexer).
 
     .venv/bin/python bench/bench_import_phases.py --rows 100000 300000 1000000
 
 Pool: bench_app.synthetic_pool (Dolly-15k's rows repeated with a variant tag: every row a distinct sample with
 Dolly's lengths), written once under $BENCH_CACHE. Each size is imported into a new workspace in a fresh
 process; the phase boundaries are the importer's own progress messages ("merging into the workspace"). Inside the
-merge, the statements are timed through sqlite3's trace callback (FTS5 indexing, the catch-up's INSERTs into
-samples_fts, with its nested statements). Prints a Markdown table; writes nothing else.
+merge, the statements on the workspace's connection are timed through sqlite3's trace callback. Each child runs
+through `python -c`, as `python -m curation import` does not re-run a script in its parsing workers (a child
+started as a script file would parse in one process). Prints a Markdown table; writes nothing else.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ sys.path.insert(0, str(BENCH))
 from geometry_data import CACHE  # noqa: E402
 from geometry_report import machine, peak_rss_mb  # noqa: E402
 
-STATEMENTS = {"INSERT INTO samples(": "samples insert", "INSERT INTO samples_fts": "FTS5 index",
-              "INSERT OR IGNORE INTO occurrences": "occurrences", "COMMIT": "commit"}
+STATEMENTS = {"INSERT INTO samples(": "samples insert", "INSERT OR IGNORE INTO occurrences": "occurrences",
+              "COMMIT": "commit"}
 
 
 def child(rows: int) -> dict:
@@ -95,15 +97,18 @@ def main() -> None:
         return
     print(f"Machine: {machine()}.\n")
     print("| rows | usable after s | rows/s | parse + stage s (processes) | merge s | samples insert s | occurrences s"
-          " | merge commit s | search index catch-up s | whole import s | peak RSS MB (a worker) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          " | merge commit s | search index after the merge s | whole import s | whole rows/s"
+          " | peak RSS MB (a worker) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for rows in args.rows:
-        done = subprocess.run([sys.executable, __file__, "--child", str(rows)], capture_output=True, text=True,
-                              check=True)
+        code = (f"import json, sys; sys.path.insert(0, {str(BENCH)!r}); import bench_import_phases as b;"
+                f" print(json.dumps(b.child({rows})))")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         r = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"| {rows:,} | {r['usable_s']:.1f} | {rows / r['usable_s']:,.0f} | {r['parse_s']:.1f} ({r['workers']}) | "
               f"{r['merge_s']:.1f} | {r['samples insert_s']:.1f} | {r['occurrences_s']:.1f} | {r['commit_s']:.1f} | "
-              f"{r['index_s']:.1f} | {r['total_s']:.1f} | {r['rss_mb']:.0f} ({r['workers_rss_mb']:.0f}) |", flush=True)
+              f"{r['index_s']:.1f} | {r['total_s']:.1f} | {rows / r['total_s']:,.0f} | {r['rss_mb']:.0f}"
+              f" ({r['workers_rss_mb']:.0f}) |", flush=True)
 
 
 if __name__ == "__main__":

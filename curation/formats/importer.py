@@ -20,7 +20,7 @@ from typing import Any
 from curation.errors import Cancelled, InputError
 from curation.formats import bundled_pools, loaders, parallel_jsonl, schemas
 from curation.formats.text_lines import MAX_LINE_BYTES
-from curation.workspace import imports, search_index
+from curation.workspace import imports
 from curation.workspace.db import Workspace
 
 DETECT_SAMPLE = 100  # rows looked at to detect the schema
@@ -124,8 +124,7 @@ def import_source(
         if progress:
             progress(0, 1, "merging into the workspace")
         merged = imports.merge(ws, stage, source=source_str, schema=schema, rows_read=rows_read, valid=valid,
-                               problem_counts=dict(counts), problems=kept)
-        search_index.catch_up(ws, progress=progress)
+                               problem_counts=dict(counts), problems=kept, progress=progress)
         seeded = 0
         if bundled is not None:
             if progress:

@@ -140,7 +140,7 @@ def where(flt: Filter, *, words_joined: bool = False, indexed_upto: int | None =
     terms = check_search(flt.text)
     query = word_query(flt)
     if query is not None and not words_joined:
-        hits = f"s.rowid IN (SELECT rowid FROM {search_index.TABLE} WHERE {search_index.TABLE} MATCH ?)"
+        hits = f"s.rowid IN (SELECT rowid FROM {search_index.TABLE}(?))"
         params.append(query)
         if indexed_upto is not None:  # a superset of the word matches among the rows not indexed yet
             params.append(int(indexed_upto))
@@ -259,8 +259,7 @@ def page(ws: Workspace, flt: Filter = Filter(), *, offset: int = 0, limit: int =
     sql, params = _where(ws, flt, words_joined=order == "relevance")
     hits, hit_params = "", []
     if order == "relevance":
-        hits = (f" JOIN (SELECT rowid, rank FROM {search_index.TABLE} WHERE {search_index.TABLE} MATCH ?) hits"
-                " ON hits.rowid = s.rowid")
+        hits = f" JOIN (SELECT rowid, rank FROM {search_index.TABLE}(?)) hits ON hits.rowid = s.rowid"
         hit_params = [query]
     state = _STATE_JOIN if (flt.statuses or flt.pinned is not None or flt.decided_by) else ""
     keys = (f"SELECT s.rowid FROM samples s{hits}{state}{sql} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?")
@@ -308,7 +307,7 @@ def version(ws: Workspace) -> tuple:
     row = ws.query("SELECT (SELECT COALESCE(MAX(rowid), 0) FROM samples),"
                    " (SELECT COALESCE(MAX(event_id), 0) FROM decisions),"
                    " (SELECT COUNT(*) FROM iterations), (SELECT group_concat(run_id || status) FROM runs),"
-                   f" (SELECT value FROM kv WHERE key = '{search_index.PENDING_KEY}')")[0]
+                   f" (SELECT upto FROM {search_index.STATE})")[0]
     return tuple(row)
 
 

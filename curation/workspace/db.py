@@ -1,4 +1,4 @@
-"""The workspace: one folder with a SQLite database (WAL) and array files.
+"""The workspace: one folder with a SQLite database (WAL), its search index's database and array files.
 
 Several processes (the Streamlit server, a CLI command, the job worker) may write at once. SQLite's WAL mode
 plus `BEGIN IMMEDIATE` transactions and a generous busy timeout serialise the writers without losing anything;
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from curation.errors import CurationError
-from curation.workspace import leftovers
+from curation.workspace import leftovers, search_index
 from curation.workspace.tables import MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_WORKSPACE = "workspace"
@@ -25,6 +25,8 @@ BUSY_TIMEOUT_S = 60.0
 
 class Workspace:
     """A curation workspace folder. Cheap to construct; opens connections lazily, one per thread."""
+
+    busy_timeout_s = BUSY_TIMEOUT_S
 
     def __init__(self, root: str | os.PathLike[str] = DEFAULT_WORKSPACE, *, create: bool = True):
         self.root = Path(root).resolve()
@@ -35,12 +37,15 @@ class Workspace:
             raise CurationError(f"no workspace at {self.root}")
         self.root.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        new_index = search_index.create(self.root, BUSY_TIMEOUT_S)  # first: every connection attaches it
         try:
             self._migrate()
         except sqlite3.DatabaseError as exc:  # garbage bytes, a truncated file, an unreadable folder
             self.close()
             raise CurationError(f"{self.db_path} is not a curation workspace database ({exc})") from None
         leftovers.clean(self.root)  # what killed imports and writes left behind
+        if new_index:  # a workspace from before the index had its own file, or a lost file: built from samples
+            search_index.catch_up(self)
 
     # -- paths ------------------------------------------------------------------------------------
     def path(self, *parts: str) -> Path:
@@ -53,11 +58,14 @@ class Workspace:
     def connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn = sqlite3.connect(self.db_path.as_uri(), timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=True)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of the app; WAL keeps it consistent
             conn.execute("PRAGMA foreign_keys=ON")
+            # read-only: this connection's BEGIN IMMEDIATE then locks the workspace alone, never the index
+            conn.execute("ATTACH DATABASE ? AS search",
+                         (search_index.read_only_uri(self.root / search_index.FILE),))
             self._local.conn = conn
         return conn
 

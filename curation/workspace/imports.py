@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from curation.records import Record, record_to_json
 from curation.workspace import leftovers, search_index
 from curation.workspace.db import Workspace
+from curation.workspace.stage_indexer import StageIndexer
 
 _BATCH = 2000
 _UNICODE_JSON = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(..., ensure_ascii=False) builds per call
@@ -78,9 +80,11 @@ class Merged:
 
 
 def merge(ws: Workspace, stage: Stage, *, source: str, schema: str, rows_read: int, valid: int,
-          problem_counts: dict[str, int], problems: list[dict[str, Any]]) -> Merged:
+          problem_counts: dict[str, int], problems: list[dict[str, Any]],
+          progress: Callable[[int, int, str], None] | None = None) -> Merged:
     """Merge a stage in one transaction: an imports row, the first occurrence of each new content as a sample
-    (in source order), every occurrence, and the duplicate counts."""
+    (in source order), every occurrence, and the duplicate counts. The search index of the new samples is built
+    from the stage beside it (`StageIndexer`) and committed right after; returns once both are in."""
     stage.flush()
     # each content's first row and its row count, worked out in the stage before the workspace's write lock is
     # taken (the insert below then reads them in source order: no lookups per staged row inside the lock)
@@ -88,13 +92,17 @@ def merge(ws: Workspace, stage: Stage, *, source: str, schema: str, rows_read: i
     stage.conn.execute("INSERT INTO firsts SELECT MIN(pos), COUNT(*) FROM staged GROUP BY id")
     stage.conn.commit()
     distinct = stage.conn.execute("SELECT COUNT(*) FROM firsts").fetchone()[0]
+    search_index.catch_up(ws, progress=progress)  # what an earlier import left unindexed (a crash): usually none
     conn = ws.connect()
-    conn.execute("ATTACH DATABASE ? AS stage", (str(stage.path),))
+    # read-only: BEGIN IMMEDIATE would otherwise lock the stage too, which the index's builder is reading
+    conn.execute("ATTACH DATABASE ? AS stage", (search_index.read_only_uri(stage.path),))
     # a lookup per new row in samples' id index, in random order: with SQLite's default 2 MB page cache, a
     # million-row merge reads those pages from the OS again and again
     cache = conn.execute("PRAGMA main.cache_size").fetchone()[0]
     conn.execute(f"PRAGMA main.cache_size = {MERGE_CACHE_KIB}")
     conn.execute(f"PRAGMA stage.cache_size = {MERGE_CACHE_KIB}")
+    indexer: StageIndexer | None = None
+    committed = False
     try:
         with ws.transaction() as tx:
             now = time.time()
@@ -105,6 +113,7 @@ def merge(ws: Workspace, stage: Stage, *, source: str, schema: str, rows_read: i
                  json.dumps({"counts": dict(problem_counts), "first": problems}), now)).lastrowid or 0
             before = tx.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
             last_rowid = tx.execute("SELECT COALESCE(MAX(rowid), 0) FROM samples").fetchone()[0]
+            indexer = StageIndexer(ws, stage.path, last_rowid)
             already = tx.execute(
                 "SELECT COUNT(*) FROM stage.firsts f JOIN stage.staged s ON s.pos = f.pos"
                 " WHERE s.id IN (SELECT id FROM main.samples)").fetchone()[0]
@@ -119,8 +128,7 @@ def merge(ws: Workspace, stage: Stage, *, source: str, schema: str, rows_read: i
                 " FROM stage.firsts f JOIN stage.staged s ON s.pos = f.pos"
                 " WHERE s.id NOT IN (SELECT id FROM main.samples) ORDER BY f.pos", (import_id, now))
             new = tx.execute("SELECT COUNT(*) FROM samples").fetchone()[0] - before
-            if new:
-                search_index.mark_new_samples(tx, last_rowid)  # indexed after the commit (search_index.catch_up)
+            last = tx.execute("SELECT id FROM samples WHERE rowid = ?", (last_rowid + new,)).fetchone() if new else None
             tx.execute("INSERT OR IGNORE INTO occurrences(sample_id, source, pos, line, import_id)"
                        " SELECT id, source, pos, line, ? FROM stage.staged", (import_id,))
             if already or seen_source:  # recount from the occurrences: earlier ones, and rows already there
@@ -128,9 +136,17 @@ def merge(ws: Workspace, stage: Stage, *, source: str, schema: str, rows_read: i
                            " WHERE o.sample_id = samples.id) WHERE id IN (SELECT id FROM stage.staged)")
             tx.execute("UPDATE imports SET new_samples = ?, duplicates = ? WHERE import_id = ?",
                        (new, valid - new, import_id))
+        committed = True
     finally:
+        if indexer is not None and not committed:
+            indexer.abandon()
         conn.execute("DETACH DATABASE stage")
         conn.execute(f"PRAGMA main.cache_size = {int(cache)}")
+    if progress:
+        progress(0, 1, "indexing for search")
+    assert indexer is not None
+    if not indexer.finish(int(new), None if last is None else str(last[0])):
+        search_index.catch_up(ws, progress=progress)  # from the committed samples instead
     return Merged(import_id=import_id, new_samples=int(new), distinct=int(distinct),
                   already_present=int(already))
 

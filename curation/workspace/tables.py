@@ -197,6 +197,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX decisions_origin ON decisions(origin, event_id);
     CREATE INDEX decisions_batch ON decisions(batch);
     """,
+    # 9: the full-text index moves to a file of its own (curation.workspace.search_index: its own write lock, so an
+    # import indexes on the other core while it merges); the workspace builds that file when it opens
+    """
+    DROP TABLE IF EXISTS samples_fts;
+    DELETE FROM kv WHERE key = 'search.indexed_upto';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,7 +14,7 @@ import pytest
 
 from curation.formats import importer
 from curation.services import browse
-from curation.workspace import Workspace, samples, search_index
+from curation.workspace import Workspace, imports, samples, search_index, stage_indexer
 from curation.workspace.db import _statements
 from tests.shared_data import DOLLY, write_jsonl_head
 
@@ -117,6 +117,11 @@ def test_imports_keep_the_index_in_step(tmp_path):
     ws.close()
 
 
+def _forget_index_file(root) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        (root / f"{search_index.FILE}{suffix}").unlink(missing_ok=True)
+
+
 def test_a_workspace_from_before_the_index_gets_it_on_open(tmp_path):
     ws = Workspace(tmp_path / "ws")
     importer.import_source(ws, str(write_jsonl_head(DOLLY, tmp_path / "a.jsonl", 200)))
@@ -124,7 +129,6 @@ def test_a_workspace_from_before_the_index_gets_it_on_open(tmp_path):
     path = ws.db_path
     ws.close()
     conn = sqlite3.connect(path)  # back to schema 4: no index at all, nor what later migrations made
-    conn.execute("DROP TABLE samples_fts")
     conn.execute("DROP INDEX samples_row")
     conn.execute("DROP TABLE evaluation_models")  # migrations 6 and 7
     conn.execute("DROP TABLE evaluations")
@@ -133,11 +137,67 @@ def test_a_workspace_from_before_the_index_gets_it_on_open(tmp_path):
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()
+    _forget_index_file(tmp_path / "ws")
     again = Workspace(tmp_path / "ws")
+    assert again.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'samples_fts'") == 0  # 5 made, 9 dropped
+    assert search_index.indexed_upto(again.connect()) is None
     search_index.check(again)
     words = set(browse.matching_ids(again, browse.Filter(text="the water")))
     assert words == _words_reference(again, "the water") and words <= expected
     again.close()
+
+
+def test_a_workspace_with_the_index_inside_its_database_moves_it_to_its_own_file(tmp_path):
+    """Schema 8 kept the index in the workspace's database, with a kv mark while it caught up."""
+    ws = Workspace(tmp_path / "ws")
+    importer.import_source(ws, str(write_jsonl_head(DOLLY, tmp_path / "a.jsonl", 120)))
+    ws.close()
+    from curation.workspace.tables import MIGRATIONS
+
+    conn = sqlite3.connect(tmp_path / "ws" / "curation.sqlite")
+    conn.executescript(MIGRATIONS[4].split("-- deep pages")[0])  # migration 5's index, built in the database
+    conn.execute("INSERT INTO kv(key, value) VALUES ('search.indexed_upto', '60')")
+    conn.execute("PRAGMA user_version = 8")
+    conn.commit()
+    conn.close()
+    _forget_index_file(tmp_path / "ws")
+    again = Workspace(tmp_path / "ws")
+    assert again.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'samples_fts%'") == 0
+    assert again.get_setting("search.indexed_upto") is None and again.schema_version == 9
+    assert search_index.indexed_upto(again.connect()) is None
+    search_index.check(again)
+    assert set(browse.matching_ids(again, browse.Filter(text="water"))) == _words_reference(again, "water")
+    again.close()
+
+
+@pytest.mark.parametrize("damage", ["deleted", "garbage"])
+def test_a_lost_or_unreadable_index_file_is_rebuilt_when_the_workspace_opens(tmp_path, damage):
+    ws = Workspace(tmp_path / "ws")
+    importer.import_source(ws, str(write_jsonl_head(DOLLY, tmp_path / "a.jsonl", 150)))
+    before = set(browse.matching_ids(ws, browse.Filter(text="the")))
+    ws.close()
+    _forget_index_file(tmp_path / "ws")
+    if damage == "garbage":
+        (tmp_path / "ws" / search_index.FILE).write_bytes(b"\x00not a database\xff" * 300)
+    again = Workspace(tmp_path / "ws")
+    search_index.check(again)
+    assert set(browse.matching_ids(again, browse.Filter(text="the"))) == before == _words_reference(again, "the")
+    again.close()
+
+
+def test_check_finds_an_index_that_differs_from_the_texts(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    importer.import_source(ws, str(write_jsonl_head(DOLLY, tmp_path / "a.jsonl", 40)))
+    search_index.check(ws)
+    writer = search_index.writer(ws)
+    writer.execute("INSERT INTO samples_fts(rowid, prompt, response) VALUES (7, 'xylophone', '')")  # a stray entry
+    writer.close()
+    with pytest.raises(sqlite3.DatabaseError, match="differs from the samples"):
+        search_index.check(ws)
+    search_index.rebuild(ws)
+    search_index.check(ws)
+    assert browse.count(ws, browse.Filter(text="xylophone")) == 0
+    ws.close()
 
 
 def test_search_syntax_in_a_term_is_text_not_a_query(pool):
@@ -162,7 +222,8 @@ def test_deep_pages_in_row_order_skip_over_a_narrow_index(pool):
 
 
 def test_the_index_catches_up_after_the_import_commits_and_search_misses_nothing_meanwhile(tmp_path, monkeypatch):
-    """The import commits its rows first and indexes them in chunks of their own; a catch-up killed between
+    """When the index built beside the merge cannot be used (here: it was told the wrong last rowid), the
+    import commits its rows and indexes them from `samples` in chunks of their own; a catch-up killed between
     chunks leaves a mark. Meanwhile the rows above the mark are searched by substring (a superset of their word
     matches), the indexed ones by word; the next import (or catch_up) finishes the index, which then answers
     exactly as Python's tokenizing does, and FTS5's integrity check passes at every step."""
@@ -174,6 +235,11 @@ def test_the_index_catches_up_after_the_import_commits_and_search_misses_nothing
         if done == 140:
             raise KeyboardInterrupt  # as a kill between two chunk transactions
 
+    class OffByOne(imports.StageIndexer):
+        def __init__(self, ws_, stage, after_rowid):
+            super().__init__(ws_, stage, after_rowid + 1)
+
+    monkeypatch.setattr(imports, "StageIndexer", OffByOne)
     real = search_index.catch_up
     monkeypatch.setattr(search_index, "catch_up", lambda ws_, progress=None: real(
         ws_, progress=killed_after_two, rows_per_transaction=70))
@@ -198,6 +264,7 @@ def test_the_index_catches_up_after_the_import_commits_and_search_misses_nothing
     assert table["row"].tolist() == sorted(table["row"])  # no rank above the mark yet: row order
 
     monkeypatch.setattr(search_index, "catch_up", real)
+    monkeypatch.setattr(imports, "StageIndexer", stage_indexer.StageIndexer)
     extra = tmp_path / "b.jsonl"
     extra.write_text(json.dumps({"instruction": "Name a xylophonist", "response": "Lionel Hampton."}) + "\n")
     importer.import_source(ws, str(extra))  # its merge keeps the lower mark; its catch-up indexes both
@@ -206,4 +273,65 @@ def test_the_index_catches_up_after_the_import_commits_and_search_misses_nothing
     search_index.check(ws)
     for text in ("the water", "capit*", "python", "xylophonist"):
         assert set(browse.matching_ids(ws, browse.Filter(text=text))) == _words_reference(ws, text), text
+    ws.close()
+
+
+def test_an_index_built_for_another_result_than_the_merge_committed_is_rolled_back(tmp_path, monkeypatch):
+    """The builder's result is checked against the committed merge (count and last sample); on a mismatch its
+    entries are dropped, not kept beside the catch-up's (the check would find every row twice)."""
+
+    class Mistaken(stage_indexer.StageIndexer):
+        def _build(self):
+            super()._build()
+            if self._built is not None:
+                self._built = (self._built[0], "some other sample")
+
+    monkeypatch.setattr(imports, "StageIndexer", Mistaken)
+    ws = Workspace(tmp_path / "ws")
+    importer.import_source(ws, str(write_jsonl_head(DOLLY, tmp_path / "a.jsonl", 90)))
+    assert search_index.indexed_upto(ws.connect()) is None
+    search_index.check(ws)
+    assert set(browse.matching_ids(ws, browse.Filter(text="the"))) == _words_reference(ws, "the")
+    ws.close()
+
+
+def test_a_failed_merge_leaves_the_index_as_it_was(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    importer.import_source(ws, str(write_jsonl_head(DOLLY, tmp_path / "a.jsonl", 50)))
+    with ws.transaction() as tx:  # the merge's insert fails part-way, after the builder has started
+        tx.execute("CREATE TRIGGER boom BEFORE INSERT ON samples WHEN NEW.prompt LIKE '%xylophonist%'"
+                   " BEGIN SELECT RAISE(ABORT, 'boom'); END")
+    rows = [{"instruction": f"Question {i}", "response": f"Answer {i}"} for i in range(30)]
+    rows.insert(20, {"instruction": "Name a xylophonist", "response": "Lionel Hampton."})
+    extra = tmp_path / "b.jsonl"
+    extra.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(sqlite3.IntegrityError, match="boom"):
+        importer.import_source(ws, str(extra))
+    assert samples.count(ws) == 50 and search_index.indexed_upto(ws.connect()) is None
+    search_index.check(ws)  # no entry of the failed import's rows
+    with ws.transaction() as tx:
+        tx.execute("DROP TRIGGER boom")
+    importer.import_source(ws, str(extra))
+    assert samples.count(ws) == 81 and browse.count(ws, browse.Filter(text="xylophonist")) == 1
+    assert set(browse.matching_ids(ws, browse.Filter(text="answer"))) == _words_reference(ws, "answer")
+    search_index.check(ws)
+    ws.close()
+
+
+def test_the_index_is_built_beside_the_merge_and_decisions_never_wait_for_it(tmp_path):
+    """While the builder holds the index's write lock, the workspace's own writers (a decision) go ahead."""
+    ws = Workspace(tmp_path / "ws")
+    importer.import_source(ws, str(write_jsonl_head(DOLLY, tmp_path / "a.jsonl", 30)))
+    writer = search_index.writer(ws)
+    writer.execute("BEGIN IMMEDIATE")  # as a builder mid-way through a large import
+    try:
+        first = samples.frame(ws)["id"].iloc[0]
+        from curation.workspace import decisions
+
+        decisions.record(ws, [first], "approve")
+        assert ws.scalar("SELECT status FROM sample_state WHERE sample_id = ?", (first,)) == "approved"
+        assert browse.count(ws, browse.Filter(text="the")) == len(_words_reference(ws, "the"))
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
     ws.close()
