@@ -19,6 +19,7 @@ import shutil
 import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -44,11 +45,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-minutes", type=float, default=0.0,
                         help="do not start a stage after this many minutes (it is reported as not run)")
     parser.add_argument("--fresh", action="store_true", help="forget the cache and start over")
+    parser.add_argument("--budgets", help="percent budgets, comma-separated, in the order they are evaluated"
+                                          " (default: the settings' own, e.g. 5); the cache is shared, so a run"
+                                          " with more budgets reuses what one with fewer computed")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch threads (default 2; use 1 when another job shares the 2 cores: two competing "
                              "threads made training 5-10x slower here)")
     args = parser.parse_args(argv)
     settings = S.QUICK if args.quick else S.FULL
+    if args.budgets:
+        settings = replace(settings, budgets_pct=tuple(float(p) for p in args.budgets.split(",") if p.strip()))
     import torch
 
     torch.set_num_threads(args.threads)
@@ -86,7 +92,8 @@ class Run:
         from bench.report.timing import machine
 
         self.settings, self.store, self.cache, self.out, self.started = settings, store, cache, out, started
-        self.command = "python bench/run.py" + (" --quick" if args.quick else "")
+        self.command = ("python bench/run.py" + (" --quick" if args.quick else "")
+                        + (f" --budgets {args.budgets}" if args.budgets else ""))
         self.max_minutes = args.max_minutes
         self.res: dict = {"pools": {}, "machine": machine()}
         self.missing: dict[str, str] = {}
