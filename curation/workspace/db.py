@@ -37,7 +37,7 @@ class Workspace:
             raise CurationError(f"no workspace at {self.root}")
         self.root.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        new_index = search_index.create(self.root, BUSY_TIMEOUT_S)  # first: every connection attaches it
+        new_index = search_index.create(self.root, self.busy_timeout_s)  # first: every connection attaches it
         try:
             self._migrate()
         except sqlite3.DatabaseError as exc:  # garbage bytes, a truncated file, an unreadable folder

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,16 +67,27 @@ def _create(path: Path, busy_timeout_s: float) -> bool:
         if conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'state'").fetchone()[0]:
             return False
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("BEGIN IMMEDIATE")
-        made = not conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'state'").fetchone()[0]
-        if made:  # another process may have made it meanwhile
-            conn.execute(f"CREATE VIRTUAL TABLE samples_fts USING {_FTS}")
-            conn.execute("CREATE TABLE state (one INTEGER PRIMARY KEY CHECK (one = 1), upto INTEGER NOT NULL)")
-            conn.execute("INSERT INTO state VALUES (1, 0)")
-        conn.execute("COMMIT")
+        with immediate(conn):
+            made = not conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'state'").fetchone()[0]
+            if made:  # another process may have made it meanwhile
+                conn.execute(f"CREATE VIRTUAL TABLE samples_fts USING {_FTS}")
+                conn.execute("CREATE TABLE state (one INTEGER PRIMARY KEY CHECK (one = 1), upto INTEGER NOT NULL)")
+                conn.execute("INSERT INTO state VALUES (1, 0)")
         return made
     finally:
         conn.close()
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction on an index connection (on a `writer`, it locks the index alone)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def writer(ws: Workspace) -> sqlite3.Connection:
@@ -100,12 +112,13 @@ def indexed_upto(conn: sqlite3.Connection) -> int | None:
 def catch_up(ws: Workspace, *, progress: Callable[[int, int, str], None] | None = None,
              rows_per_transaction: int = CATCH_UP_ROWS) -> int:
     """Index every sample the index lacks, in transactions of `rows_per_transaction`; returns how many."""
+    if indexed_upto(ws.connect()) is None:  # the usual case (every import and every open asks): a read, no lock
+        return 0
     done, total = 0, None
     conn = writer(ws)
     try:
         while True:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(conn):
                 upto = int(conn.execute("SELECT upto FROM state").fetchone()[0])
                 last = int(conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM ws.samples").fetchone()[0])
                 stop = min(last, upto + int(rows_per_transaction))
@@ -113,10 +126,6 @@ def catch_up(ws: Workspace, *, progress: Callable[[int, int, str], None] | None 
                     conn.execute("INSERT INTO samples_fts(rowid, prompt, response) SELECT rowid, prompt, response"
                                  " FROM ws.samples WHERE rowid > ? AND rowid <= ?", (upto, stop))
                     conn.execute("UPDATE state SET upto = ?", (stop,))
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
             if stop <= upto:
                 return done
             if total is None:
@@ -149,10 +158,9 @@ def rebuild(ws: Workspace) -> None:
     """Empty the index and index every sample again (a repair for a damaged index)."""
     conn = writer(ws)
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO samples_fts(samples_fts) VALUES('delete-all')")
-        conn.execute("UPDATE state SET upto = 0")
-        conn.execute("COMMIT")
+        with immediate(conn):
+            conn.execute("INSERT INTO samples_fts(samples_fts) VALUES('delete-all')")
+            conn.execute("UPDATE state SET upto = 0")
     finally:
         conn.close()
     catch_up(ws)

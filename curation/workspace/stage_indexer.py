@@ -72,11 +72,7 @@ class StageIndexer:
         commit it if it holds exactly those, else roll it back. True when committed."""
         self._thread.join()
         ok = self._error is None and self._built == (int(new_samples), last_id)
-        try:
-            if self._conn.in_transaction:
-                self._conn.execute("COMMIT" if ok else "ROLLBACK")
-        finally:
-            self._conn.close()
+        self._end(commit=ok)
         return ok
 
     def abandon(self) -> None:
@@ -84,12 +80,11 @@ class StageIndexer:
         self._stop.set()
         self._conn.interrupt()
         self._thread.join()
+        self._end(commit=False)
+
+    def _end(self, *, commit: bool) -> None:
         try:
             if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT" if commit else "ROLLBACK")
         finally:
             self._conn.close()
-
-    @property
-    def error(self) -> BaseException | None:
-        return self._error
